@@ -1,0 +1,101 @@
+"""Pipeline events: one typed record per stage transition.
+
+Events are at once the user's `--json` output, the log, and the tests' oracle.
+Every event carries `t`, seconds since the pipeline started (monotonic clock).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any, Callable
+
+log = logging.getLogger("hark.events")
+
+# Names emitted by the pipeline (kept here so they are documented in one place).
+SPEECH_START = "speech_start"          # audio_t: position in the input stream (s)
+SPEECH_END = "speech_end"              # audio_t, duration
+UTTERANCE_TOO_LONG = "utterance_too_long"
+TRANSCRIPT = "transcript"              # text, language, seconds
+STATE = "state"                        # state: listening/recording/transcribing/thinking/confirming/acting/speaking
+INTENT = "intent"                      # name, arguments (template match, no model)
+THINKING = "thinking"                  # chars: how much reasoning the model did (never its text)
+TOOL_CALL = "tool_call"                # name, arguments
+CONFIRM_REQUEST = "confirm_request"    # text
+CONFIRM_ANSWER = "confirm_answer"      # text, verdict
+CONFIRMED = "confirmed"
+CANCELLED = "cancelled"                # reason
+ACTION_RESULT = "action_result"        # name, ok, text
+REPLY = "reply"                        # text
+AUDIO_OUT_START = "audio_out_start"
+AUDIO_OUT_END = "audio_out_end"
+ERROR = "error"                        # message, stage
+TIMER_FIRED = "timer_fired"
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    t: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({"t": round(self.t, 4), "event": self.name, **self.data}, ensure_ascii=False, default=str)
+
+
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    """Fan-out of events to listeners (JSON printer, log, tests). Thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._t0 = clock()
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+        self.history: list[Event] = []
+
+    def now(self) -> float:
+        return self._clock() - self._t0
+
+    def subscribe(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def emit(self, name: str, **data: Any) -> Event:
+        event = Event(name, self.now(), data)
+        with self._lock:
+            self.history.append(event)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken printer must not stop the pipeline
+                log.exception("event listener failed on %s", name)
+        return event
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.history]
+
+
+def json_lines_writer(stream: IO[str]) -> Listener:
+    lock = threading.Lock()
+
+    def write(event: Event) -> None:
+        with lock:
+            stream.write(event.to_json() + "\n")
+            stream.flush()
+
+    return write
+
+
+def log_writer(logger: logging.Logger = log) -> Listener:
+    def write(event: Event) -> None:
+        level = logging.WARNING if event.name == ERROR else logging.INFO
+        logger.log(level, "%s", event.to_json())
+
+    return write

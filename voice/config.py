@@ -39,7 +39,7 @@ class AudioConfig(_Section):
 
 
 class VadConfig(_Section):
-    aggressiveness: int = Field(2, ge=0, le=3)
+    aggressiveness: int = Field(3, ge=0, le=3)
     pre_roll_ms: int = Field(300, ge=0, le=2000)
     # Speech starts when `start_frames` of the last `start_window` frames are voiced.
     start_frames: int = Field(4, ge=1)
@@ -80,7 +80,6 @@ class LlmConfig(_Section):
     max_history_messages: int = Field(20, ge=0, le=200)
     connect_timeout_s: float = Field(3.0, gt=0)
     response_timeout_s: float = Field(60.0, gt=0)
-    max_tool_rounds: int = Field(3, ge=1, le=10)
 
 
 class TtsConfig(_Section):
@@ -140,13 +139,6 @@ def data_dir() -> Path:
     """Where Hark keeps its state: `HARK_DATA_DIR`, else the XDG data dir."""
     env = os.environ.get("HARK_DATA_DIR")
     path = Path(env).expanduser() if env else user_data_path(APP)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def models_dir() -> Path:
-    """Where downloaded or assembled model files go (`<data dir>/models`)."""
-    path = data_dir() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

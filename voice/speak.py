@@ -1,0 +1,88 @@
+"""Speech output: sentences in, audio out, on a worker thread.
+
+The turn loop hands over each sentence as soon as the model has finished
+it; this worker synthesizes and plays it while the model keeps generating.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Optional
+
+from voice import events as ev
+from voice.audio import AudioSink
+from voice.events import EventBus
+from voice.text import speakable
+from voice.tts import Synthesizer
+
+log = logging.getLogger("hark.speak")
+
+
+class Mouth:
+    def __init__(self, synth: Synthesizer, sink: AudioSink, events: EventBus, sentence_silence_s: float = 0.15) -> None:
+        self.synth = synth
+        self.sink = sink
+        self.events = events
+        self.sentence_silence_s = sentence_silence_s
+        self._queue: "queue.Queue[Optional[str]]" = queue.Queue()
+        self._pending = 0
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="hark-speech", daemon=True)
+        sink.on_first_audio = lambda: events.emit(ev.AUDIO_OUT_START)
+        self._thread.start()
+
+    def say(self, text: str) -> bool:
+        """Queue one sentence (made speakable first). False if nothing speakable was left."""
+        text = speakable(text)
+        if not text:
+            return False
+        with self._cond:
+            self._pending += 1
+        self._queue.put(text)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            text = self._queue.get()
+            if text is None:
+                return
+            try:
+                for chunk in self.synth.synthesize(text):
+                    self.sink.play(chunk, self.synth.sample_rate)
+                if self.sentence_silence_s:
+                    import numpy as np
+
+                    self.sink.play(np.zeros(int(self.synth.sample_rate * self.sentence_silence_s), np.float32),
+                                   self.synth.sample_rate)
+            except Exception as e:  # a bad sentence or a lost device must not end the loop
+                log.exception("speaking %r failed", text)
+                self.events.emit(ev.ERROR, stage="speech", message=f"could not speak: {e}")
+            finally:
+                with self._cond:
+                    self._pending -= 1
+                    self._cond.notify_all()
+
+    def wait(self, timeout: Optional[float] = 120.0) -> None:
+        """Block until every queued sentence has been synthesized and heard."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending == 0, timeout)
+        self.sink.wait(timeout)
+        self.events.emit(ev.AUDIO_OUT_END)
+
+    def stop(self) -> None:
+        """Drop what is queued and unplayed (barge-in, shutdown)."""
+        try:
+            while True:
+                if self._queue.get_nowait() is not None:
+                    with self._cond:
+                        self._pending -= 1
+                        self._cond.notify_all()
+        except queue.Empty:
+            pass
+        self.sink.stop()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)

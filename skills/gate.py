@@ -82,7 +82,11 @@ class ConfirmationGate:
             if name in self.not_required:
                 confirmation = "not required by config"
             else:
-                preview = skill.describe_action(self.ctx, args)
+                try:
+                    preview = skill.describe_action(self.ctx, args)
+                except SkillError as e:
+                    self.events.emit(ev.ACTION_RESULT, name=name, ok=False, text=str(e))
+                    return ActionOutcome(name, args, False, str(e), False, None)
                 verdict, answer = self._confirm(preview)
                 if verdict is not Verdict.YES:
                     reason = {"silence": "no answer", "no": "you said no", "unclear": "the answer was unclear"}[verdict.value]

@@ -152,10 +152,16 @@ class Skill:
         return model.model_dump()
 
     def describe_action(self, ctx: SkillContext, arguments: dict[str, Any]) -> str:
-        """The short spoken preview of what a call will do."""
+        """The short spoken preview of what a call will do.
+
+        A preview raises SkillError when it already knows the call cannot work;
+        the gate then says why instead of asking for a yes that would change nothing.
+        """
         if callable(self.preview):
             try:
                 return self.preview(ctx, **arguments)
+            except SkillError:
+                raise  # the call cannot work (no such task): say so instead of asking
             except Exception:
                 log.exception("preview of %s failed", self.name)
         elif isinstance(self.preview, str):

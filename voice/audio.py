@@ -406,6 +406,13 @@ class SpeakerSink(AudioSink):
         self._idle.set()
 
 
+class NullSink(AudioSink):
+    """Hears nothing (`hark ask --quiet`): no first-audio event, since nobody hears anything."""
+
+    def play(self, samples: np.ndarray, rate: int) -> None:
+        pass
+
+
 class WavSink(AudioSink):
     """Collects everything Hark says and writes one WAV at close (`--output`)."""
 

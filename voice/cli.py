@@ -120,13 +120,14 @@ def listen(
             parts.brain.warm()
         except Exception as e:  # Ollama down is not fatal: templates still work, and it may come up later
             events.emit("error", stage="llm", message=str(e))
-        listener = LiveListener(mic, cfg.vad, events, cfg.audio.frame_ms)
+        listener = LiveListener(mic, cfg.vad, events, cfg.audio.frame_ms, cfg.audio.echo_tail_ms / 1000)
         return Assistant(parts, listener), listener
 
     assistant, listener = _guard(start)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops Hark as cleanly as Ctrl-C
     _guard(listener.start)
+    events.emit("ready", microphone=listener.mic.device.name, speaker=assistant.parts.sink.device.name)
     err.print(f"[bold]Hark is listening[/] on {listener.mic.device.name}. Press Ctrl-C to stop.")
     try:
         assistant.run(stop)
@@ -216,7 +217,7 @@ def say(
 def _one_shot(cfg, events, *, answers: List[Path], input_file: Optional[Path], output: Optional[Path], quiet: bool,
               need_stt: bool, output_device: Optional[str] = None):
     from voice.assistant import Assistant
-    from voice.audio import TeeSink, WavSink
+    from voice.audio import NullSink, TeeSink, WavSink
     from voice.build import build_parts, build_synth, open_speaker
     from voice.listen import FileListener
 
@@ -226,7 +227,7 @@ def _one_shot(cfg, events, *, answers: List[Path], input_file: Optional[Path], o
         sinks.append(open_speaker(cfg, synth.sample_rate, output_device))
     if output is not None:
         sinks.append(WavSink(output, synth.sample_rate))
-    sink = TeeSink(*sinks) if sinks else WavSink(Path("/dev/null"), synth.sample_rate)
+    sink = TeeSink(*sinks) if sinks else NullSink()
     parts = build_parts(cfg, events, sink, synth=synth, need_stt=need_stt)
     files = ([input_file] if input_file else []) + list(answers)
     listener = FileListener(files, cfg.vad, events, cfg.audio.frame_ms) if files else None

@@ -35,6 +35,8 @@ class AudioConfig(_Section):
     frame_ms: Literal[10, 20, 30] = 30
     # Drop what the microphone hears while Hark speaks (no echo canceller yet).
     mute_while_speaking: bool = True
+    # ...and for this long after, while the room (and the output buffer) still echoes it.
+    echo_tail_ms: int = Field(250, ge=0, le=2000)
     output_latency: Literal["low", "high"] = "high"
 
 

@@ -16,6 +16,7 @@ from typing import IO, Any, Callable
 log = logging.getLogger("hark.events")
 
 # Names emitted by the pipeline (kept here so they are documented in one place).
+READY = "ready"                        # microphone, speaker: the live loop is listening
 SPEECH_START = "speech_start"          # audio_t: position in the input stream (s)
 SPEECH_END = "speech_end"              # audio_t, duration
 UTTERANCE_TOO_LONG = "utterance_too_long"  # max_s, message

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Protocol, Sequence
@@ -123,8 +124,11 @@ class FileListener:
 class LiveListener:
     """The microphone, endpointed on its own thread, so no frame waits for the turn loop."""
 
-    def __init__(self, mic: MicrophoneSource, vad: VadConfig, events: EventBus, frame_ms: int = 30) -> None:
+    def __init__(self, mic: MicrophoneSource, vad: VadConfig, events: EventBus, frame_ms: int = 30,
+                 echo_tail_s: float = 0.25) -> None:
         self.mic = mic
+        self.echo_tail_s = echo_tail_s
+        self._deaf_until = 0.0
         self.vad = vad
         self.events = events
         self.endpointer = Endpointer(vad, frame_ms)
@@ -146,7 +150,7 @@ class LiveListener:
                 break
             if frame is None:
                 continue
-            if self._muted.is_set():
+            if self._muted.is_set() or time.monotonic() < self._deaf_until:
                 continue
             if self._reset.is_set():
                 # Reset here, on the thread that owns the endpointer.
@@ -169,6 +173,7 @@ class LiveListener:
 
     def resume(self) -> None:
         """Hark has finished speaking: forget what the mic heard meanwhile and listen again."""
+        self._deaf_until = time.monotonic() + self.echo_tail_s
         self.mic.drain()
         self._reset.set()
         while not self._utterances.empty():

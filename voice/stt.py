@@ -230,6 +230,8 @@ class WhisperTranscriber:
         rng = np.random.default_rng(0)
         noise = (rng.standard_normal(RATE) * 300).astype(np.int16)
         self._run(noise, vad_filter=False)
+        if self.cfg.vad_filter:
+            self._run(noise, vad_filter=True)  # loads the Silero model now, not on the first turn
 
     @property
     def multilingual(self) -> bool:

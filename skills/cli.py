@@ -1,0 +1,285 @@
+"""`hark tasks ...` and `hark history`: the task lists and the audit log from a terminal.
+
+Typing a command is the user's explicit instruction, so these change data
+without a spoken confirmation; they go through the same store (and undo
+journal) as the voice skills.  Errors print one clear line and exit 1.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from skills.store import Task, TaskStore
+
+ConfigOption = Annotated[
+    Optional[Path], typer.Option("--config", "-c", help="Config file (default: the user's config.yaml).")
+]
+ListOption = Annotated[Optional[str], typer.Option("--list", "-l", help="List name, like 'shopping'.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+tasks_app = typer.Typer(
+    help="Your task lists: add, list, complete, delete, undo and export tasks.",
+    no_args_is_help=True,
+)
+
+
+class _State:
+    config: Optional[Path] = None
+
+
+@tasks_app.callback()
+def _tasks_options(config: ConfigOption = None) -> None:
+    # `hark tasks --config X list` and `hark tasks list --config X` both work.
+    _State.config = config
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def _open_store(config: Optional[Path]) -> "TaskStore":
+    from skills.registry import SkillError
+    from skills.store import TaskStore
+    from voice.config import ConfigError, data_dir, load_config
+
+    try:
+        cfg = load_config(config or _State.config)
+    except ConfigError as e:
+        raise _fail(str(e)) from None
+    try:
+        return TaskStore(data_dir() / "hark.db", default_list=cfg.skills.default_list)
+    except SkillError as e:
+        raise _fail(str(e)) from None
+
+
+def _run(store: "TaskStore", action):
+    """Run one store call; a store error becomes a clear message and exit code 1."""
+    from skills.registry import SkillError
+
+    try:
+        return action()
+    except SkillError as e:
+        raise _fail(str(e)) from None
+    finally:
+        store.close()
+
+
+def _parse_due(text: str) -> datetime:
+    from skills.when import parse_when
+
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        pass
+    when = parse_when(text, datetime.now())
+    if when is None:
+        raise _fail(f"I don't understand the due time {text!r}. Try 'tomorrow at 5pm' or '2026-11-24 17:00'.")
+    return when
+
+
+def _show_time(dt: Optional[datetime]) -> str:
+    if dt is None:
+        return ""
+    return dt.strftime("%Y-%m-%d") if (dt.hour, dt.minute) == (0, 0) else dt.strftime("%Y-%m-%d %H:%M")
+
+
+def _print_tasks_table(tasks: list["Task"], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("ID", "List", "Task", "Due", "Done"):
+        table.add_column(column, justify="right" if column == "ID" else "left")
+    for t in tasks:
+        table.add_row(str(t.id), t.list, t.text, _show_time(t.due), "yes" if t.done else "")
+    Console().print(table)
+
+
+@tasks_app.command("add")
+def add_cmd(
+    text: Annotated[list[str], typer.Argument(help="The task's words (quotes optional).")],
+    list_name: ListOption = None,
+    due: Annotated[Optional[str], typer.Option("--due", "-d", help="When it is due: 'tomorrow 5pm', '2026-11-24 17:00'.")] = None,
+    json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Add a task."""
+    when = _parse_due(due) if due else None
+    store = _open_store(config)
+    task = _run(store, lambda: store.add(" ".join(text), list_name, due=when))
+    if json:
+        typer.echo(jsonlib.dumps(task.to_dict(), ensure_ascii=False))
+    else:
+        suffix = f" (due {_show_time(task.due)})" if task.due else ""
+        typer.echo(f"Added #{task.id} to {task.list}: {task.text}{suffix}")
+
+
+@tasks_app.command("list")
+def list_cmd(
+    list_name: ListOption = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Include finished tasks.")] = False,
+    json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """List open tasks (every list unless --list is given)."""
+    store = _open_store(config)
+    tasks = _run(store, lambda: store.list_tasks(list_name, include_done=all_))
+    if json:
+        typer.echo(jsonlib.dumps([t.to_dict() for t in tasks], ensure_ascii=False, indent=2))
+    elif not tasks:
+        typer.echo("No tasks." if not list_name else f"No tasks on {list_name}.")
+    else:
+        _print_tasks_table(tasks, "Tasks" if not list_name else f"Tasks on {tasks[0].list}")
+
+
+@tasks_app.command("done")
+def done_cmd(task_id: Annotated[int, typer.Argument(help="The task's number (see `hark tasks list`).")],
+             config: ConfigOption = None) -> None:
+    """Mark a task as done."""
+    store = _open_store(config)
+    task = _run(store, lambda: store.complete(task_id))
+    typer.echo(f"Done #{task.id}: {task.text}")
+
+
+@tasks_app.command("delete")
+def delete_cmd(task_id: Annotated[int, typer.Argument(help="The task's number (see `hark tasks list`).")],
+               config: ConfigOption = None) -> None:
+    """Delete a task (`hark tasks undo` brings it back)."""
+    store = _open_store(config)
+    task = _run(store, lambda: store.delete(task_id))
+    typer.echo(f"Deleted #{task.id}: {task.text}")
+
+
+@tasks_app.command("undo")
+def undo_cmd(config: ConfigOption = None) -> None:
+    """Undo the last change to the task lists (made by voice or here)."""
+    store = _open_store(config)
+    undone = _run(store, store.undo)
+    if undone is None:
+        raise _fail("there is nothing to undo.")
+    typer.echo(f"Undid {undone}.")
+
+
+def tasks_markdown(tasks: list["Task"]) -> str:
+    """Markdown checklists, one section per list."""
+    lines = ["# Tasks"]
+    for name in dict.fromkeys(t.list for t in tasks):
+        lines += ["", f"## {name}", ""]
+        for t in (t for t in tasks if t.list == name):
+            due = f" (due {_show_time(t.due)})" if t.due else ""
+            lines.append(f"- [{'x' if t.done else ' '}] {t.text}{due}")
+    return "\n".join(lines) + "\n"
+
+
+def tasks_todotxt(tasks: list["Task"]) -> str:
+    """todo.txt lines: `x done-date created-date text +list due:YYYY-MM-DD`."""
+    lines = []
+    for t in tasks:
+        parts = ["x", t.completed.strftime("%Y-%m-%d")] if t.done and t.completed else (["x"] if t.done else [])
+        parts += [t.created.strftime("%Y-%m-%d"), " ".join(t.text.split()), "+" + t.list.replace(" ", "_")]
+        if t.due:
+            parts.append(f"due:{t.due.strftime('%Y-%m-%d')}")
+        lines.append(" ".join(parts))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+@tasks_app.command("export")
+def export_cmd(
+    format: Annotated[str, typer.Option("--format", "-f", help="markdown or todotxt.")] = "markdown",
+    list_name: ListOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print every task (finished ones too) as Markdown or todo.txt."""
+    writers = {"markdown": tasks_markdown, "md": tasks_markdown, "todotxt": tasks_todotxt, "todo.txt": tasks_todotxt}
+    writer = writers.get(format.lower())
+    if writer is None:
+        raise _fail(f"unknown format {format!r}; use markdown or todotxt.")
+    store = _open_store(config)
+    tasks = _run(store, lambda: store.list_tasks(list_name, include_done=True))
+    typer.echo(writer(tasks), nl=False)
+
+
+def read_audit(path: Path, limit: int) -> tuple[list[dict], int]:
+    """The last `limit` audit records (oldest first) and how many lines could not be read."""
+    records: list[dict] = []
+    bad = 0
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                try:
+                    record = jsonlib.loads(line)
+                except ValueError:
+                    bad += 1
+                    continue
+                if isinstance(record, dict):
+                    records.append(record)
+                else:
+                    bad += 1
+    except FileNotFoundError:
+        return [], 0
+    return (records[-limit:] if limit > 0 else []), bad
+
+
+def _short_time(value: object) -> str:
+    """'2026-11-23T14:05:09+01:00' -> '2026-11-23 14:05:09' (the zone is the user's own)."""
+    try:
+        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return str(value or "")
+
+
+def history(
+    json: JsonOption = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many recent actions to show.")] = 20,
+    config: ConfigOption = None,
+) -> None:
+    """Show the audit log: every consequential action Hark took, and how it was confirmed."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from voice.config import ConfigError, data_dir, load_config
+
+    try:
+        load_config(config)  # a broken config is reported here as everywhere else
+    except ConfigError as e:
+        raise _fail(str(e)) from None
+    path = data_dir() / "audit.jsonl"
+    try:
+        records, bad = read_audit(path, limit)
+    except OSError as e:
+        raise _fail(f"cannot read the audit log {path}: {e}") from None
+    if bad:
+        typer.echo(f"Warning: skipped {bad} unreadable line(s) in {path}.", err=True)
+    if json:
+        typer.echo(jsonlib.dumps(records, ensure_ascii=False, indent=2, default=str))
+        return
+    if not records:
+        typer.echo(f"No actions recorded yet ({path}).")
+        return
+    table = Table(title="Last action" if len(records) == 1 else f"Last {len(records)} actions")
+    table.add_column("Time", no_wrap=True)
+    table.add_column("Skill", no_wrap=True)
+    for column in ("Arguments", "Transcript", "Confirmation"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        args = r.get("arguments")
+        shown = args
+        if isinstance(args, dict):  # unset optional arguments are noise in a table
+            shown = ", ".join(f"{k}={v}" for k, v in args.items() if v is not None)
+        table.add_row(
+            _short_time(r.get("time")),
+            str(r.get("skill", "")),
+            shown if isinstance(shown, str) else jsonlib.dumps(shown, ensure_ascii=False, default=str),
+            str(r.get("transcript", "")),
+            str(r.get("confirmation", "")),
+        )
+    Console().print(table)

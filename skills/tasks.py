@@ -1,0 +1,456 @@
+"""Task lists by voice: add, read, complete, edit, delete, clear, undo.
+
+Dictated text is data: whatever the user says after "add" is stored as the
+task's words and never read as an instruction.  Every change is
+consequential (the gate asks first); the preview names the exact task and,
+for bulk changes, the count.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Literal, Optional
+
+from skills.registry import SkillContext, SkillError, SkillResult, skill
+from skills.store import Task, TaskStore
+from skills.when import parse_when, speak_when, split_when
+
+# Reading more than this aloud is a lecture, not an answer.
+MAX_SPOKEN_TASKS = 10
+_EVERY_LIST = re.compile(r"^\s*(all|every|everything)\b", re.IGNORECASE)
+_NO_DUE = {"none", "no date", "no due date", "nothing", "never", "no deadline", "no time"}
+
+
+def spoken_join(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b, and c'."""
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + ", and " + items[-1]
+
+
+def _count(n: int, noun: str = "task") -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _store(ctx: SkillContext) -> TaskStore:
+    return TaskStore.for_context(ctx)
+
+
+def _say_task(task: Task, now: datetime) -> str:
+    return task.text if task.due is None else f"{task.text} due {speak_when(task.due, now)}"
+
+
+def _say_tasks(tasks: list[Task], now: datetime) -> str:
+    spoken = [_say_task(t, now) for t in tasks[:MAX_SPOKEN_TASKS]]
+    if len(tasks) > MAX_SPOKEN_TASKS:
+        spoken.append(f"{len(tasks) - MAX_SPOKEN_TASKS} more")
+    return spoken_join(spoken)
+
+
+def _is_every_list(list_name: Optional[str]) -> bool:
+    return bool(list_name) and bool(_EVERY_LIST.match(list_name))  # type: ignore[arg-type]
+
+
+# ---- resolving spoken words to one task -----------------------------------------------------------
+
+def _describe_matches(tasks: list[Task], store: TaskStore) -> str:
+    texts = [t.text for t in tasks]
+    same = len(set(t.lower() for t in texts)) < len(texts)
+    shown = [f"'{t.text}' on {store.spoken_list_name(t.list)}" if same else f"'{t.text}'" for t in tasks[:5]]
+    return spoken_join(shown)
+
+
+def _resolve(store: TaskStore, item: str, *, open_only: bool, list_name: Optional[str] = None) -> Task:
+    """The one task the words mean, or a SkillError that says what to say instead.
+
+    Open tasks are preferred over finished ones; a named list is searched first.
+    """
+    if not item or not item.strip():
+        raise SkillError("Which task? Say some of its words.")
+    matches = store.find(item, store.list_name(list_name)) if list_name else []
+    if not matches:
+        matches = store.find(item)
+    if not matches:
+        done = store.find(item, include_done=True)
+        if done and open_only:
+            raise SkillError(f"'{done[0].text}' is already done.")
+        matches = done
+    if not matches:
+        raise SkillError(f"I couldn't find a task like '{item}'. Ask what's on your list to hear your tasks.")
+    if len(matches) > 1:
+        raise SkillError(
+            f"'{item}' could be {len(matches)} tasks: {_describe_matches(matches, store)}. "
+            "Which one? Say more of its words."
+        )
+    return matches[0]
+
+
+def _try_resolve(store: TaskStore, item: str, open_only: bool, list_name: Optional[str] = None) -> Optional[Task]:
+    try:
+        return _resolve(store, item, open_only=open_only, list_name=list_name)
+    except SkillError:
+        return None
+
+
+# ---- add ------------------------------------------------------------------------------------------
+
+def _plan_add(ctx: SkillContext, item: str, due: Optional[str]) -> tuple[str, Optional[datetime], Optional[str]]:
+    """(task text, due time, due words that were not understood).
+
+    An explicit `due` is parsed as a time; otherwise a time phrase at the end of the
+    item ("call mom tomorrow at five") is split off.  Words that are not a time stay
+    in the task text, so nothing the user said is lost.
+    """
+    now = ctx.now()
+    text = (item or "").strip()
+    if due and due.strip():
+        due = due.strip()
+        when = parse_when(due, now)
+        # Models often repeat the time in both fields ("buy milk tomorrow", due "tomorrow").
+        if when is not None and len(text) > len(due) and text.lower().endswith(due.lower()):
+            text = text[: -len(due)].rstrip(" ,;-")
+        return text, when, None if when is not None else due
+    rest, when = split_when(text, now)
+    if when is not None and rest.strip():
+        return rest.strip(), when, None
+    return text, None, None
+
+
+def _say_due(when: datetime, now: datetime) -> str:
+    # when.py keeps a named day even if that moment has passed; say so rather than hide it.
+    return f"due {speak_when(when, now)}" + (", which has already passed" if when <= now else "")
+
+
+def _preview_add(ctx: SkillContext, item: str, list_name: Optional[str] = None, due: Optional[str] = None) -> str:
+    store = _store(ctx)
+    text, when, not_understood = _plan_add(ctx, item, due)
+    where = store.spoken_list_name(store.list_name(list_name))
+    preview = f"I'll add '{text}' to {where}"
+    if when is not None:
+        preview += f", {_say_due(when, ctx.now())}"
+    elif not_understood:
+        preview += f" with no due time, because I didn't understand '{not_understood}' as a time"
+    return preview + "."
+
+
+@skill(
+    consequential=True,
+    preview=_preview_add,
+    sentences=[
+        "add {item} to my [task|tasks|to do|todo] list",
+        "add {item} to (my|the) {list_name} list",
+        "put {item} on my [task|tasks|to do|todo] list",
+        "put {item} on (my|the) {list_name} list",
+        "add [a|the] [new] task [that says|saying|called|to] {item}",
+        "new task {item}",
+    ],
+)
+def add_task(ctx: SkillContext, item: str, list_name: Optional[str] = None, due: Optional[str] = None) -> SkillResult:
+    """Add a task to a to-do list. The item is stored exactly as dictated.
+
+    Args:
+        item: The task's words, exactly as the user said them.
+        list_name: Which list, like "shopping"; the default to-do list when not given.
+        due: When it is due, in the user's words, like "tomorrow at 5 pm"; omit if not said.
+    """
+    store = _store(ctx)
+    text, when, not_understood = _plan_add(ctx, item, due)
+    task = store.add(text, list_name, due=when)
+    reply = f"Added '{task.text}' to {store.spoken_list_name(task.list)}"
+    if task.due is not None:
+        reply += f", {_say_due(task.due, ctx.now())}"
+    elif not_understood:
+        reply += f". I didn't understand '{not_understood}' as a time, so it has no due time"
+    return SkillResult(reply + ".", task.to_dict())
+
+
+# ---- read -----------------------------------------------------------------------------------------
+
+def _list_all(store: TaskStore, list_name: Optional[str], now: datetime) -> str:
+    if list_name is not None and not _is_every_list(list_name):
+        name = store.list_name(list_name)
+        tasks = store.list_tasks(name)
+        if not tasks:
+            return f"{store.spoken_list_name(name).capitalize()} is empty."
+        where = "" if name == store.default_list else f" on {store.spoken_list_name(name)}"
+        return f"You have {_count(len(tasks))}{where}: {_say_tasks(tasks, now)}."
+    tasks = store.list_tasks(None)
+    if not tasks:
+        return "You have no tasks."
+    by_list: dict[str, list[Task]] = {}
+    for t in tasks:
+        by_list.setdefault(t.list, []).append(t)
+    if len(by_list) == 1:
+        (name, only), = by_list.items()
+        where = "" if name == store.default_list else f" on {store.spoken_list_name(name)}"
+        return f"You have {_count(len(only))}{where}: {_say_tasks(only, now)}."
+    parts = [f"On {store.spoken_list_name(name)}: {_say_tasks(group, now)}." for name, group in
+             sorted(by_list.items(), key=lambda kv: (kv[0] != store.default_list, kv[0]))]
+    return f"You have {_count(len(tasks))}. " + " ".join(parts)
+
+
+@skill(
+    sentences=[
+        "(what's|what is|whats) on (my|the) [task|tasks|to do|todo] list",
+        "(what's|what is|whats) on (my|the) {list_name} list",
+        "(read|list|show) [me] (my|the) [task|tasks|to do|todo] list",
+        "(read|list|show) [me] (my|the) {list_name} list",
+        "(read|list|show) [me] my tasks",
+        "what (are|were) my tasks",
+        "what do I (have|need) to do [{which}]",
+        "what (have I|do I have) got to do [{which}]",
+        "(what's|what is|whats) due {which}",
+        "(what's|what is|whats|is anything) {which}",
+    ],
+)
+def list_tasks(
+    ctx: SkillContext,
+    list_name: Optional[str] = None,
+    which: Literal["all", "today", "overdue"] = "all",
+) -> SkillResult:
+    """Read out open tasks: all of them, those due today, or those overdue.
+
+    Args:
+        list_name: Which list, like "shopping"; every list when not given.
+        which: "all" for every open task, "today" for tasks due today, "overdue" for tasks past their due time.
+    """
+    store = _store(ctx)
+    now = ctx.now()
+    every = list_name is None or _is_every_list(list_name)
+    name = None if every else store.list_name(list_name)
+    where = "" if every else f" on {store.spoken_list_name(name)}"  # type: ignore[arg-type]
+
+    def on_list(tasks: list[Task]) -> list[Task]:
+        return tasks if every else [t for t in tasks if t.list == name]
+
+    if which == "today":
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        tasks = on_list(store.due_between(start, start + timedelta(days=1)))
+        earlier = on_list(store.overdue(start))
+        if tasks:
+            text = f"Due today{where}: {_say_tasks(tasks, now)}."
+        else:
+            others = len(on_list(store.list_tasks(None))) - len(earlier)
+            text = f"Nothing is due today{where}." + (
+                f" You have {_count(others, 'other open task')}." if others > 0 else "")
+        if earlier:
+            text += f" Also overdue from before today: {_say_tasks(earlier, now)}."
+        tasks = tasks + earlier
+    elif which == "overdue":
+        tasks = on_list(store.overdue(now))
+        if tasks:
+            verb = "is" if len(tasks) == 1 else "are"
+            text = f"{_count(len(tasks))}{where} {verb} overdue: {_say_tasks(tasks, now)}."
+        else:
+            text = f"Nothing{where} is overdue."
+    else:
+        text = _list_all(store, list_name, now)
+        tasks = store.list_tasks(name)
+    return SkillResult(text, [t.to_dict() for t in tasks])
+
+
+# ---- complete / edit / delete ---------------------------------------------------------------------
+
+def _preview_complete(ctx: SkillContext, item: str) -> str:
+    task = _try_resolve(_store(ctx), item, open_only=True)
+    return f"I'll mark '{task.text}' as done." if task else f"I'll mark the task matching '{item}' as done."
+
+
+@skill(
+    consequential=True,
+    preview=_preview_complete,
+    sentences=[
+        "(mark|check) [off] {item} [as] (done|complete|completed|finished)",
+        "check off {item}",
+        "cross off {item}",
+        "(complete|finish) [the] task {item}",
+        "I (finished|completed|have finished|have completed|'ve finished|'ve completed) {item}",
+    ],
+)
+def complete_task(ctx: SkillContext, item: str) -> SkillResult:
+    """Mark an open task as done.
+
+    Args:
+        item: Words from the task, as the user said them.
+    """
+    store = _store(ctx)
+    task = store.complete(_resolve(store, item, open_only=True).id)
+    left = len(store.list_tasks(task.list))
+    tail = "" if left else f" {store.spoken_list_name(task.list).capitalize()} is now empty."
+    return SkillResult(f"Done: '{task.text}'.{tail}", task.to_dict())
+
+
+def _plan_edit(ctx: SkillContext, new_text: Optional[str], due: Optional[str]) -> tuple[Optional[str], Optional[datetime], bool]:
+    """(new text or None, new due time or None, clear the due time)."""
+    text = new_text.strip() if new_text and new_text.strip() else None
+    if not due or not due.strip():
+        if text is None:
+            raise SkillError("What should the task say instead? Say something like: change milk to oat milk.")
+        return text, None, False
+    if due.strip().lower() in _NO_DUE:
+        return text, None, True
+    when = parse_when(due, ctx.now())
+    if when is None:
+        raise SkillError(f"I didn't understand '{due.strip()}' as a time. Try something like: tomorrow at 5 pm.")
+    return text, when, False
+
+
+def _preview_edit(ctx: SkillContext, item: str, new_text: Optional[str] = None, due: Optional[str] = None) -> str:
+    task = _try_resolve(_store(ctx), item, open_only=False)
+    old = f"'{task.text}'" if task else f"the task matching '{item}'"
+    try:
+        text, when, clear_due = _plan_edit(ctx, new_text, due)
+    except SkillError as e:
+        return f"I'd change {old}, but: {e}"
+    changes = []
+    if text is not None:
+        changes.append(f"say '{text}'")
+    if when is not None:
+        changes.append(f"be {_say_due(when, ctx.now())}")
+    if clear_due:
+        changes.append("have no due time")
+    return f"I'll change {old} to {spoken_join(changes)}."
+
+
+@skill(
+    consequential=True,
+    preview=_preview_edit,
+    sentences=[
+        # "task" or "say" is required: a bare "change X to Y" is too often about something else (a timer).
+        "(change|edit|rename) [the] task {item} to [say|read] {new_text}",
+        "(change|edit) {item} to (say|read) {new_text}",
+    ],
+)
+def edit_task(ctx: SkillContext, item: str, new_text: Optional[str] = None, due: Optional[str] = None) -> SkillResult:
+    """Change what a task says, or when it is due.
+
+    Args:
+        item: Words from the task as it is now.
+        new_text: What the task should say instead; omit to keep its words.
+        due: A new due time in the user's words, like "friday at noon", or "none" to remove it.
+    """
+    store = _store(ctx)
+    task = _resolve(store, item, open_only=False)
+    text, when, clear_due = _plan_edit(ctx, new_text, due)
+    changed = store.edit(task.id, text=text, due=when, clear_due=clear_due)
+    reply = f"Changed '{task.text}'" + (f" to '{changed.text}'" if changed.text != task.text else "")
+    if when is not None:
+        reply += f", {_say_due(when, ctx.now())}"
+    elif clear_due:
+        reply += ", with no due time"
+    return SkillResult(reply + ".", changed.to_dict())
+
+
+def _preview_delete(ctx: SkillContext, item: str, list_name: Optional[str] = None) -> str:
+    store = _store(ctx)
+    task = _try_resolve(store, item, open_only=False, list_name=list_name)
+    if task is None:
+        return f"I'll delete the task matching '{item}'."
+    return f"I'll delete '{task.text}' from {store.spoken_list_name(task.list)}."
+
+
+@skill(
+    consequential=True,
+    preview=_preview_delete,
+    sentences=[
+        "(delete|remove) {item} from (my|the) [task|tasks|to do|todo] list",
+        "(delete|remove) {item} from (my|the) {list_name} list",
+        "(delete|remove) [the] task {item}",
+        "take {item} off (my|the) [task|tasks|to do|todo] list",
+        "take {item} off (my|the) {list_name} list",
+    ],
+)
+def delete_task(ctx: SkillContext, item: str, list_name: Optional[str] = None) -> SkillResult:
+    """Delete one task (done or not) from its list.
+
+    Args:
+        item: Words from the task, as the user said them.
+        list_name: The list the user named, if any; it is searched first, then every list.
+    """
+    store = _store(ctx)
+    task = store.delete(_resolve(store, item, open_only=False, list_name=list_name).id)
+    return SkillResult(f"Deleted '{task.text}' from {store.spoken_list_name(task.list)}.", task.to_dict())
+
+
+# ---- bulk and undo --------------------------------------------------------------------------------
+
+def _clear_scope(store: TaskStore, list_name: Optional[str]) -> tuple[Optional[str], list[Task]]:
+    """(store list name, or None for every list; the tasks it holds, finished ones too)."""
+    if _is_every_list(list_name):
+        return None, store.list_tasks(None, include_done=True)
+    name = store.list_name(list_name)
+    return name, store.list_tasks(name, include_done=True)
+
+
+def _preview_clear(ctx: SkillContext, list_name: Optional[str] = None) -> str:
+    store = _store(ctx)
+    name, tasks = _clear_scope(store, list_name)
+    open_count = sum(not t.done for t in tasks)
+    done_count = len(tasks) - open_count
+    if not tasks:
+        return "There is nothing to delete; that list is already empty"
+    # Bulk changes say the count: the number is what the user is agreeing to.
+    if name is None or name == store.default_list:
+        where = " on every list" if name is None else ""
+        what = f"all {open_count} of your tasks" if open_count > 1 else "your one task"
+    else:
+        where = f" on {store.spoken_list_name(name)}"
+        what = f"all {open_count} tasks" if open_count > 1 else "the one task"
+    if open_count == 0:
+        return f"I'll delete {_count(done_count, 'finished task')}{where}."
+    text = f"I'll delete {what}{where}"
+    if done_count:
+        text += f", and {_count(done_count, 'finished one')}"
+    return text + "."
+
+
+@skill(
+    consequential=True,
+    preview=_preview_clear,
+    sentences=[
+        "(clear|empty) (my|the) [task|tasks|to do|todo] list",
+        "(clear|empty) (my|the) {list_name} list",
+        "(delete|remove|clear) (all|every one of|everything on) (my|the) {list_name} list",
+        "(delete|remove|clear) all [of] my tasks",
+        "(delete|remove|clear) every task",
+    ],
+)
+def clear_tasks(ctx: SkillContext, list_name: Optional[str] = None) -> SkillResult:
+    """Delete every task on a list, done or not.
+
+    Args:
+        list_name: Which list, like "shopping"; the default to-do list when not given; "all" for every list.
+    """
+    store = _store(ctx)
+    name, tasks = _clear_scope(store, list_name)
+    if not tasks:
+        return SkillResult("That list is already empty.", {"deleted": 0})
+    deleted = store.clear(name)
+    where = "every list" if name is None else store.spoken_list_name(name)
+    return SkillResult(
+        f"Deleted {_count(deleted)} from {where}. Say 'undo' if that was a mistake.", {"deleted": deleted}
+    )
+
+
+def _preview_undo(ctx: SkillContext) -> str:
+    last = _store(ctx).last_change()
+    return f"I'll undo {last}." if last else "There's nothing to undo."
+
+
+@skill(
+    consequential=True,
+    preview=_preview_undo,
+    sentences=[
+        "undo [that|this|it|the last change|the last thing|my last change]",
+        "undo the last (task|change|thing) [you did]",
+        "take that back",
+        "revert [that|the last change]",
+    ],
+)
+def undo_last_change(ctx: SkillContext) -> SkillResult:
+    """Undo the most recent change to the task lists (an add, completion, edit, delete or clear)."""
+    undone = _store(ctx).undo()
+    if undone is None:
+        raise SkillError("There's nothing to undo.")
+    return SkillResult(f"Okay, I undid {undone}.", {"undone": undone})

@@ -1,0 +1,831 @@
+"""Timers and reminders that survive a restart and fire while Hark is idle.
+
+State lives in its own SQLite file, `<data dir>/timers.db` (not the task
+store's `hark.db`: that file's schema version belongs to the task store, and
+timers change every few seconds while tasks rarely do).  Times are stored as
+Unix epoch seconds, so a timer keeps its length across a restart and a clock
+change of the local zone does not move it.
+
+One daemon thread sleeps on a Condition until the next due time (capped at
+30 s so a timer added by another Hark process or a laptop waking from sleep is
+noticed) and calls `ctx.announce(text)` for each one that is due.  Firing
+claims the row first (`UPDATE ... WHERE state = 'running'`), so two processes
+sharing the file never announce the same timer twice.
+
+Which skills are consequential: starting, adjusting, pausing, resuming and
+cancelling ONE timer are the assistant's own scheduling (a spoken slip is
+fixed by saying it again), so they run at once.  Cancelling all timers,
+cancelling all reminders and deleting a reminder remove things the user set
+up, possibly days ago, so they pass the spoken confirmation, with a preview
+that says how many.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from skills.registry import SkillContext, SkillError, SkillResult, skill
+from skills.when import parse_duration, parse_when, speak_duration, speak_when, split_when
+
+log = logging.getLogger("hark.timers")
+
+TIMER = "timer"
+REMINDER = "reminder"
+RUNNING, PAUSED, FIRED, CANCELLED = "running", "paused", "fired", "cancelled"
+# Longest wait between looks at the database (another process may have added a timer).
+MAX_SLEEP_S = 30.0
+MAX_TIMER = timedelta(days=7)
+MAX_REMINDER_CHARS = 300
+ERROR_RETRY_S = 1.0
+# Finished and cancelled rows are kept this long (to see what happened when something seems off), then pruned.
+KEEP_ENDED_S = 7 * 24 * 3600
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS timers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('timer', 'reminder')),
+    name TEXT,                 -- a timer's name ("pizza"); NULL for an unnamed timer
+    text TEXT,                 -- a reminder's words ("call mom")
+    duration_s REAL NOT NULL,  -- a timer's length as set (names unnamed timers: "your 10 minute timer")
+    due_at REAL,               -- epoch seconds; NULL while paused
+    remaining_s REAL,          -- seconds left while paused
+    state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'fired', 'cancelled')),
+    created_at REAL NOT NULL,
+    ended_at REAL
+);
+CREATE INDEX IF NOT EXISTS timers_due ON timers(state, due_at);
+"""
+_COLUMNS = "id, kind, name, text, duration_s, due_at, remaining_s, state, created_at"
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A timer or a reminder as stored."""
+
+    id: int
+    kind: str
+    name: Optional[str]
+    text: Optional[str]
+    duration_s: float
+    due_at: Optional[float]
+    remaining_s: Optional[float]
+    state: str
+    created_at: float
+
+    @property
+    def is_reminder(self) -> bool:
+        return self.kind == REMINDER
+
+    @property
+    def paused(self) -> bool:
+        return self.state == PAUSED
+
+    def seconds_left(self, now: float) -> float:
+        if self.state == PAUSED:
+            return max(0.0, self.remaining_s or 0.0)
+        return max(0.0, (self.due_at or now) - now)
+
+    @property
+    def label(self) -> str:
+        """How the timer is named in speech: 'pizza timer', '10 minute timer', 'timer for 1 hour and 30 minutes'."""
+        if self.is_reminder:
+            return f"reminder to {self.text}"
+        if self.name:
+            return self.name if re.search(r"\btimer$", self.name) else f"{self.name} timer"
+        spoken = speak_duration(timedelta(seconds=round(self.duration_s)))
+        m = re.fullmatch(r"(\S+) (second|minute|hour|day)s?", spoken)
+        if not m:
+            return f"timer for {spoken}"
+        count = "one" if m.group(1).lower() in ("a", "an", "1") else m.group(1)
+        return f"{count} {m.group(2)} timer"
+
+
+def _row(row: tuple) -> Timer:
+    return Timer(*row)
+
+
+def _and_list(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def rounded_left(seconds: float) -> timedelta:
+    """Time left as people say it: seconds under ten minutes, whole minutes above."""
+    if seconds <= 0:
+        return timedelta(0)
+    if seconds < 600:
+        return timedelta(seconds=math.ceil(seconds - 0.05))  # 9.98 s left is "10 seconds"
+    return timedelta(minutes=round(seconds / 60))
+
+
+def announcement(t: Timer) -> str:
+    """What Hark says when a timer or reminder comes due."""
+    if t.is_reminder:
+        return f"Reminder: {t.text}."
+    return f"Your {t.label} is done."
+
+
+def away_announcement(missed: list[Timer]) -> str:
+    """One sentence for everything that came due while Hark was not running."""
+    parts = [f"a reminder came due: {t.text}" if t.is_reminder else f"your {t.label} finished" for t in missed]
+    if len(missed) == 1:
+        return f"While I was away, {parts[0]}."
+    return f"While I was away, {len(missed)} things came due: " + _and_list(parts) + "."
+
+
+def describe_left(t: Timer, now: float) -> str:
+    """'pizza timer, 4 minutes left' / 'tea timer, paused with 2 minutes left'."""
+    left = speak_duration(rounded_left(t.seconds_left(now)))
+    if t.paused:
+        return f"{t.label}, paused with {left} left"
+    if t.seconds_left(now) <= 0:
+        return f"{t.label}, finishing now"
+    return f"{t.label}, {left} left"
+
+
+class TimerService:
+    """Timers and reminders in SQLite, fired by one background thread."""
+
+    def __init__(self, path: Path, announce: Callable[[str], None], clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path).expanduser()
+        self._announce = announce
+        self._clock = clock
+        self._cond = threading.Condition(threading.RLock())
+        self._thread: Optional[threading.Thread] = None
+        self._closed = False
+        self._missed: list[Timer] = []
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None, check_same_thread=False)
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "DELETE FROM timers WHERE state IN ('fired', 'cancelled') AND ended_at < ?",
+                (self._clock() - KEEP_ENDED_S,),
+            )
+        except (sqlite3.DatabaseError, OSError) as e:
+            raise SkillError(
+                f"I can't open the timer database at {self.path}: {e}. "
+                "If the file is damaged, move it aside and Hark will start a new one."
+            ) from e
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start firing. Whatever came due while Hark was not running is announced first, at once."""
+        with self._cond:
+            if self._thread is not None or self._closed:
+                return
+            self._missed = self._claim_due(self._clock())
+            self._thread = threading.Thread(target=self._run, name="hark-timers", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        with self._cond:
+            self._db.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        missed, self._missed = self._missed, []
+        if missed:
+            self._say(away_announcement(missed))
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                try:
+                    due = self._claim_due(self._clock())
+                    next_at = None if due else self._next_due_at()
+                except sqlite3.Error:  # e.g. locked by another process for too long: try again soon
+                    log.exception("reading %s failed; retrying", self.path)
+                    self._cond.wait(ERROR_RETRY_S)
+                    continue
+                if not due:
+                    wait = MAX_SLEEP_S if next_at is None else min(MAX_SLEEP_S, max(0.0, next_at - self._clock()))
+                    self._cond.wait(wait)
+                    continue
+            # Speak outside the lock: the voice loop may call back into the service while speaking.
+            for t in due:
+                self._say(announcement(t))
+
+    def _say(self, text: str) -> None:
+        try:
+            self._announce(text)
+        except Exception:  # a broken speaker must not stop the timers
+            log.exception("announcing %r failed", text)
+
+    def _claim_due(self, now: float) -> list[Timer]:
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM timers WHERE state = 'running' AND due_at <= ? ORDER BY due_at, id", (now,)
+        ).fetchall()
+        claimed = []
+        for r in rows:
+            cur = self._db.execute(
+                "UPDATE timers SET state = 'fired', ended_at = ? WHERE id = ? AND state = 'running' AND due_at <= ?",
+                (now, r[0], now),
+            )
+            if cur.rowcount:  # another Hark process may have claimed it first
+                claimed.append(_row(r))
+        return claimed
+
+    def _next_due_at(self) -> Optional[float]:
+        row = self._db.execute("SELECT MIN(due_at) FROM timers WHERE state = 'running'").fetchone()
+        return None if row is None else row[0]
+
+    def _changed(self) -> None:
+        self._cond.notify_all()
+
+    # ---- reading --------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self._clock()
+
+    def get(self, timer_id: int) -> Timer:
+        with self._cond:
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM timers WHERE id = ?", (timer_id,)).fetchone()
+        if row is None:
+            raise SkillError(f"There is no timer number {timer_id}.")
+        return _row(row)
+
+    def active(self, kind: Optional[str] = None) -> list[Timer]:
+        """Running and paused timers/reminders, soonest first (paused ones by time left)."""
+        with self._cond:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM timers WHERE state IN ('running', 'paused') ORDER BY id"
+            ).fetchall()
+        now = self._clock()
+        items = [_row(r) for r in rows if kind is None or r[1] == kind]
+        return sorted(items, key=lambda t: (t.seconds_left(now), t.id))
+
+    # ---- changing -------------------------------------------------------------------------------
+
+    def add_timer(self, duration: timedelta, name: Optional[str] = None) -> Timer:
+        seconds = duration.total_seconds()
+        if seconds <= 0:
+            raise SkillError("A timer needs a length above zero, like 10 minutes.")
+        if duration > MAX_TIMER:
+            raise SkillError("That's longer than a week. For something that far off, set a reminder instead.")
+        return self._insert(TIMER, name, None, seconds, self._clock() + seconds)
+
+    def add_reminder(self, text: str, due: datetime) -> Timer:
+        text = " ".join(text.split())
+        if not text:
+            raise SkillError("What should I remind you about? Say, for example: remind me to call mom at 5 PM.")
+        if len(text) > MAX_REMINDER_CHARS:
+            raise SkillError(f"That reminder is too long; keep it under {MAX_REMINDER_CHARS} characters.")
+        return self._insert(REMINDER, None, text, 0.0, due.timestamp())
+
+    def _insert(self, kind: str, name: Optional[str], text: Optional[str], duration_s: float, due_at: float) -> Timer:
+        with self._cond:
+            cur = self._db.execute(
+                "INSERT INTO timers(kind, name, text, duration_s, due_at, state, created_at) VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                (kind, name, text, duration_s, due_at, self._clock()),
+            )
+            self._changed()
+            return self.get(int(cur.lastrowid))  # type: ignore[arg-type]
+
+    def pause(self, timer_id: int) -> Timer:
+        with self._cond:
+            t = self.get(timer_id)
+            if t.state != RUNNING:
+                raise SkillError(f"Your {t.label} is not running.")
+            self._db.execute(
+                "UPDATE timers SET state = 'paused', remaining_s = ?, due_at = NULL WHERE id = ?",
+                (t.seconds_left(self._clock()), timer_id),
+            )
+            self._changed()
+            return self.get(timer_id)
+
+    def resume(self, timer_id: int) -> Timer:
+        with self._cond:
+            t = self.get(timer_id)
+            if t.state != PAUSED:
+                raise SkillError(f"Your {t.label} is not paused.")
+            self._db.execute(
+                "UPDATE timers SET state = 'running', due_at = ?, remaining_s = NULL WHERE id = ?",
+                (self._clock() + (t.remaining_s or 0.0), timer_id),
+            )
+            self._changed()
+            return self.get(timer_id)
+
+    def adjust(self, timer_id: int, delta: timedelta) -> Timer:
+        """Add (positive) or take off (negative) time; refuses to take off more than is left."""
+        with self._cond:
+            t = self.get(timer_id)
+            if t.state not in (RUNNING, PAUSED):
+                raise SkillError(f"Your {t.label} has already finished.")
+            left = t.seconds_left(self._clock()) + delta.total_seconds()
+            if left <= 0:
+                raise SkillError(
+                    f"Your {t.label} has only {speak_duration(rounded_left(t.seconds_left(self._clock())))} left, "
+                    f"so I can't take {speak_duration(-delta)} off. Say cancel the timer to stop it."
+                )
+            if left > MAX_TIMER.total_seconds():
+                raise SkillError("That would make the timer longer than a week, so I left it as it was.")
+            if t.state == PAUSED:
+                self._db.execute("UPDATE timers SET remaining_s = ? WHERE id = ?", (left, timer_id))
+            else:
+                self._db.execute("UPDATE timers SET due_at = ? WHERE id = ?", (self._clock() + left, timer_id))
+            self._changed()
+            return self.get(timer_id)
+
+    def cancel(self, timer_id: int) -> Timer:
+        with self._cond:
+            t = self.get(timer_id)
+            cur = self._db.execute(
+                "UPDATE timers SET state = 'cancelled', ended_at = ? WHERE id = ? AND state IN ('running', 'paused')",
+                (self._clock(), timer_id),
+            )
+            if not cur.rowcount:
+                raise SkillError(f"Your {t.label} has already finished.")
+            self._changed()
+            return t
+
+    def cancel_all(self, kind: str) -> list[Timer]:
+        with self._cond:
+            items = self.active(kind)
+            self._db.executemany(
+                "UPDATE timers SET state = 'cancelled', ended_at = ? WHERE id = ? AND state IN ('running', 'paused')",
+                [(self._clock(), t.id) for t in items],
+            )
+            self._changed()
+            return items
+
+
+# ---- resolving what the user said -------------------------------------------------------------
+
+_LEADING = re.compile(r"^(?:(?:the|my|a|an|your|that|this)\s+)+")
+_TRAILING_TIMER = re.compile(r"\s*\btimers?$")
+_ALL_WORDS = {"all", "all the", "all of the", "every", "each", "all my", "all of my"}
+
+
+def clean_timer_name(name: Optional[str]) -> Optional[str]:
+    """'the Pizza timer' -> 'pizza'; '' / 'timer' -> None."""
+    if name is None:
+        return None
+    text = re.sub(r"[^\w' ]+", " ", name.lower().replace("’", "'"))
+    text = " ".join(text.split())
+    text = _TRAILING_TIMER.sub("", _LEADING.sub("", text)).strip()
+    return text or None
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[^\w ]+", "", text.lower())
+
+
+def find_timer(timers: list[Timer], name: Optional[str], action: str, now: float) -> Timer:
+    """The one timer a request means, or a speakable SkillError that says which ones exist."""
+    wanted = clean_timer_name(name)
+    if wanted in _ALL_WORDS:
+        raise SkillError(f"To {action} every timer, say: {action} all timers.")
+    if not timers:
+        raise SkillError("You have no timers running.")
+    if wanted is None:
+        if len(timers) == 1:
+            return timers[0]
+        raise SkillError(f"You have {len(timers)} timers: {_and_list([describe_left(t, now) for t in timers])}. Which one?")
+    matches = [t for t in timers if t.name and _key(clean_timer_name(t.name) or "") == _key(wanted)]
+    if not matches:
+        # "the 10 minute timer": an unnamed timer is named by its length.
+        length = parse_duration(wanted)
+        if length is not None:
+            matches = [t for t in timers if not t.name and abs(t.duration_s - length.total_seconds()) < 1]
+    if not matches:
+        # Speech-to-text slips ("piza"): one clearly closest name.
+        scored = sorted(
+            ((SequenceMatcher(None, _key(wanted), _key(t.name)).ratio(), t) for t in timers if t.name),
+            key=lambda st: -st[0],
+        )
+        if scored and scored[0][0] >= 0.75 and (len(scored) == 1 or scored[0][0] - scored[1][0] > 0.1):
+            matches = [scored[0][1]]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise SkillError(f"You have {len(matches)} {wanted} timers: {_and_list([describe_left(t, now) for t in matches])}. "
+                         "Which one? Say it by its time left, or cancel and set them again with different names.")
+    names = _and_list([t.label for t in timers])
+    raise SkillError(f"I don't have a {wanted} timer. You have: {names}.")
+
+
+def find_reminder(reminders: list[Timer], what: Optional[str]) -> Timer:
+    if not reminders:
+        raise SkillError("You have no reminders set.")
+    if not what or not what.strip():
+        if len(reminders) == 1:
+            return reminders[0]
+        raise SkillError(f"You have {len(reminders)} reminders: {_and_list([r.text or '' for r in reminders])}. Which one?")
+    wanted = _key(re.sub(r"^(?:to|about|for)\s+", "", " ".join(what.lower().split())))
+    wanted = _TRAILING_REMINDER.sub("", _LEADING.sub("", wanted)).strip()
+    exact = [r for r in reminders if _key(r.text or "") == wanted]
+    contained = exact or [r for r in reminders if wanted and re.search(rf"\b{re.escape(wanted)}\b", _key(r.text or ""))]
+    if len(contained) == 1:
+        return contained[0]
+    if not contained:
+        scored = sorted(((SequenceMatcher(None, wanted, _key(r.text or "")).ratio(), r) for r in reminders),
+                        key=lambda st: -st[0])
+        if scored[0][0] >= 0.75 and (len(scored) == 1 or scored[0][0] - scored[1][0] > 0.1):
+            return scored[0][1]
+        raise SkillError(f"I don't have a reminder about {what.strip()}. "
+                         f"Your reminders are: {_and_list([r.text or '' for r in reminders])}.")
+    raise SkillError(f"Several reminders fit that: {_and_list([r.text or '' for r in contained])}. Which one?")
+
+
+_TRAILING_REMINDER = re.compile(r"\s*\breminders?$")
+
+
+def resolve_reminder_time(what: str, when: Optional[str], now: datetime) -> tuple[str, datetime]:
+    """(reminder text, due time) from what the model or a template gave.
+
+    A template like "remind me in {when} to {what}" hands over "10 minutes" without
+    its "in", and "remind me to {what}" leaves the time inside `what`; both work.
+    """
+    what = " ".join((what or "").split())
+    what = re.sub(r"^(?:to|that)\s+", "", what, flags=re.I)
+    if when and when.strip():
+        spoken = " ".join(when.split())
+        due = parse_when(spoken, now)
+        if due is None:
+            length = parse_duration(spoken)
+            due = now + length if length is not None else None
+        if due is None:
+            text, due = split_when(f"{what} {spoken}", now)
+            what = text if due is not None and text else what
+        if due is None:
+            raise SkillError(f"I heard '{spoken}' as the time, which I couldn't understand. "
+                             "Try something like in 10 minutes, at 5 PM, or tomorrow at 9.")
+    else:
+        text, due = split_when(what, now)
+        if due is None:
+            raise SkillError(f"When should I remind you to {what or 'do that'}? "
+                             "Say it with a time, like: remind me to call mom at 5 PM.")
+        what = text
+    what = re.sub(r"^(?:to|that)\s+", "", what.strip(" ,."), flags=re.I)
+    if not what:
+        raise SkillError("What should I remind you about? Say, for example: remind me to call mom at 5 PM.")
+    if due <= now:
+        raise SkillError(f"{_capitalize(speak_when(due, now))} has already passed. Give me a time in the future.")
+    return what, due
+
+
+def spoken_due(due: datetime, now: datetime) -> str:
+    """'in 10 minutes' for soon (easier to check than a clock time), else 'tomorrow at 5 PM'."""
+    ahead = (due - now).total_seconds()
+    if 0 < ahead < 3600:
+        return f"in {speak_duration(rounded_left(ahead))}"
+    return speak_when(due, now)
+
+
+# ---- the service for a context ----------------------------------------------------------------
+
+def service_for(ctx: SkillContext) -> TimerService:
+    """The process-wide timer service (created on first use; `on_start` starts its thread)."""
+    # The lambda reads ctx.announce when a timer fires: the voice loop may replace it after start.
+    return ctx.resource("timers", lambda: TimerService(ctx.data_dir / "timers.db", lambda text: ctx.announce(text)))
+
+
+def on_start(ctx: SkillContext) -> None:
+    """Called once when Hark starts: announce what was missed and start firing timers."""
+    service_for(ctx).start()
+
+
+def _duration(spoken: str) -> timedelta:
+    length = parse_duration(spoken or "")
+    if length is None:
+        raise SkillError(f"I heard '{(spoken or '').strip()}', which isn't a length of time I understand. "
+                         "Try something like 10 minutes or an hour and a half.")
+    return length
+
+
+_NUMBER_START = re.compile(
+    r"^(?:for\s+|about\s+|around\s+)?(?:\d|an?\b|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+    r"eighty|ninety|half|quarter|couple)",
+    re.IGNORECASE,
+)
+
+
+class SpokenDuration(str):
+    """A duration slot that starts like a duration ("10 minutes", "an hour and a half").
+
+    Why: the template "{duration} timer" would otherwise swallow "add 5 minutes to the
+    pizza timer" whole (one wildcard beats two); refusing words that cannot begin a
+    duration lets the template matcher pick the right skill.  The schema stays a string.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source, handler):  # noqa: ANN001 (pydantic hook)
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(cls._check, core_schema.str_schema())
+
+    @staticmethod
+    def _check(value: str) -> str:
+        if not _NUMBER_START.match(value.strip()):
+            raise ValueError(f"'{value}' is not a length of time; say it like 10 minutes")
+        return value
+
+
+# ---- skills -----------------------------------------------------------------------------------
+
+@skill(sentences=[
+    "set a timer for {duration}",
+    "start a timer for {duration}",
+    "set [a|the] timer for {duration}",
+    "timer for {duration}",
+    "set a {duration} timer",
+    "start a {duration} timer",
+    "{duration} timer",
+    "set a {name} timer for {duration}",
+    "start a {name} timer for {duration}",
+    "{name} timer for {duration}",
+    "set a timer for {duration} (called|named|for) [the] {name}",
+])
+def start_timer(ctx: SkillContext, duration: SpokenDuration, name: Optional[str] = None) -> SkillResult:
+    """Start a countdown timer; Hark says when it is done.
+
+    Args:
+        duration: How long, in words, for example "10 minutes" or "an hour and a half".
+        name: A name for the timer, for example "pizza"; leave out for an unnamed timer.
+    """
+    length = _duration(duration)
+    t = service_for(ctx).add_timer(length, clean_timer_name(name))
+    said = speak_duration(length)
+    text = f"{_capitalize(t.name)} timer set for {said}." if t.name else f"Timer set for {said}."
+    return SkillResult(text, {"id": t.id, "seconds": t.duration_s, "name": t.name})
+
+
+@skill(sentences=[
+    "how much time is left",
+    "how much time is left on [the|my] [{name}] timer",
+    "how much time (is left|do I have) on [the|my] [{name}] timer",
+    "how long (is left|left)",
+    "how long is left on [the|my] [{name}] timer",
+    "how long until [the|my] [{name}] timer (is done|goes off|finishes)",
+    "time left on [the|my] [{name}] timer",
+])
+def time_left(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
+    """Tell how much time is left on a timer, or on every timer when there are several.
+
+    Args:
+        name: Which timer, for example "pizza"; leave out to hear about all of them.
+    """
+    service = service_for(ctx)
+    timers = service.active(TIMER)
+    now = service.now()
+    if not timers:
+        return SkillResult("You have no timers running.", [])
+    if name is None and len(timers) > 1:
+        parts = [describe_left(t, now) for t in timers]
+        return SkillResult(f"You have {len(timers)} timers: " + "; ".join(parts) + ".", [t.id for t in timers])
+    t = find_timer(timers, name, "check", now)
+    left = speak_duration(rounded_left(t.seconds_left(now)))
+    text = (f"Your {t.label} is paused with {left} left." if t.paused
+            else f"Your {t.label} has {left} left.")
+    return SkillResult(text, {"id": t.id, "seconds_left": round(t.seconds_left(now), 1)})
+
+
+def _adjust(ctx: SkillContext, duration: str, name: Optional[str], add: bool) -> SkillResult:
+    length = _duration(duration)
+    service = service_for(ctx)
+    t = find_timer(service.active(TIMER), name, "change", service.now())
+    t = service.adjust(t.id, length if add else -length)
+    left = speak_duration(rounded_left(t.seconds_left(service.now())))
+    verb = "Added" if add else "Took"
+    where = "to" if add else "off"
+    return SkillResult(f"{verb} {speak_duration(length)} {where} your {t.label}; {left} left.",
+                       {"id": t.id, "seconds_left": round(t.seconds_left(service.now()), 1)})
+
+
+@skill(sentences=[
+    "add {duration} to [the|my] [{name}] timer",
+    "add {duration} [more] to [the|my] [{name}] timer",
+    "add another {duration} to [the|my] [{name}] timer",
+    "give [the|my] [{name}] timer {duration} more",
+    "extend [the|my] [{name}] timer by {duration}",
+])
+def adjust_timer(ctx: SkillContext, duration: str, name: Optional[str] = None, add: bool = True) -> SkillResult:
+    """Add time to a running or paused timer, or take time off it.
+
+    Args:
+        duration: How much time, in words, for example "5 minutes".
+        name: Which timer, for example "pizza"; leave out when there is only one.
+        add: True to add the time, false to take it off.
+    """
+    return _adjust(ctx, duration, name, add)
+
+
+@skill(sentences=[
+    "take {duration} off [the|my] [{name}] timer",
+    "remove {duration} from [the|my] [{name}] timer",
+    "(shorten|reduce) [the|my] [{name}] timer by {duration}",
+])
+def shorten_timer(ctx: SkillContext, duration: str, name: Optional[str] = None) -> SkillResult:
+    """Take time off a running or paused timer.
+
+    Args:
+        duration: How much time to take off, in words, for example "2 minutes".
+        name: Which timer; leave out when there is only one.
+    """
+    return _adjust(ctx, duration, name, False)
+
+
+@skill(sentences=["pause [the|my] [{name}] timer", "hold [the|my] [{name}] timer"])
+def pause_timer(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
+    """Pause a running timer; resume_timer continues it.
+
+    Args:
+        name: Which timer; leave out when only one is running.
+    """
+    service = service_for(ctx)
+    running = [t for t in service.active(TIMER) if not t.paused]
+    if not running and service.active(TIMER):
+        raise SkillError("Your timers are all paused already.")
+    t = service.pause(find_timer(running, name, "pause", service.now()).id)
+    left = speak_duration(rounded_left(t.seconds_left(service.now())))
+    return SkillResult(f"Paused your {t.label} with {left} left.", {"id": t.id})
+
+
+@skill(sentences=[
+    "resume [the|my] [{name}] timer",
+    "continue [the|my] [{name}] timer",
+    "unpause [the|my] [{name}] timer",
+])
+def resume_timer(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
+    """Continue a paused timer.
+
+    Args:
+        name: Which timer; leave out when only one is paused.
+    """
+    service = service_for(ctx)
+    paused = [t for t in service.active(TIMER) if t.paused]
+    if not paused:
+        raise SkillError("No timer is paused." if service.active(TIMER) else "You have no timers running.")
+    t = service.resume(find_timer(paused, name, "resume", service.now()).id)
+    left = speak_duration(rounded_left(t.seconds_left(service.now())))
+    return SkillResult(f"Resumed your {t.label}; {left} left.", {"id": t.id})
+
+
+@skill(sentences=[
+    "(cancel|stop|delete|remove) [the|my] [{name}] timer",
+    "turn off [the|my] [{name}] timer",
+])
+def cancel_timer(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
+    """Cancel one timer (not a reminder; use cancel_reminder for those).
+
+    Args:
+        name: Which timer; leave out when there is only one.
+    """
+    service = service_for(ctx)
+    t = service.cancel(find_timer(service.active(TIMER), name, "cancel", service.now()).id)
+    return SkillResult(f"Cancelled your {t.label}.", {"id": t.id})
+
+
+def _count_phrase(items: list[Timer], noun: str) -> str:
+    if len(items) == 1:
+        return f"your one {noun}, the {items[0].label}" if noun == "timer" else f"your one {noun}: {items[0].text}"
+    shown = [t.label if noun == "timer" else (t.text or "") for t in items[:4]]
+    more = f" and {len(items) - 4} more" if len(items) > 4 else ""
+    return f"all {len(items)} {noun}s: " + (", ".join(shown) + more if more else _and_list(shown))
+
+
+def _preview_cancel_all(ctx: SkillContext, kind: str) -> str:
+    items = service_for(ctx).active(kind)
+    if not items:
+        return f"You have no {kind}s, so there is nothing to cancel"
+    return f"I'll cancel {_count_phrase(items, kind)}."
+
+
+def _cancel_all(ctx: SkillContext, kind: str) -> SkillResult:
+    items = service_for(ctx).cancel_all(kind)
+    if not items:
+        return SkillResult(f"You had no {kind}s to cancel.", [])
+    noun = kind if len(items) == 1 else f"{kind}s"
+    return SkillResult(f"Cancelled {len(items)} {noun}.", [t.id for t in items])
+
+
+@skill(
+    consequential=True,
+    preview=lambda ctx: _preview_cancel_all(ctx, TIMER),
+    sentences=["(cancel|stop|delete|remove|clear) all [of] [the|my] timers", "(cancel|stop|delete|remove|clear) every timer"],
+)
+def cancel_all_timers(ctx: SkillContext) -> SkillResult:
+    """Cancel every running and paused timer (reminders stay)."""
+    return _cancel_all(ctx, TIMER)
+
+
+@skill(
+    consequential=True,
+    preview=lambda ctx: _preview_cancel_all(ctx, REMINDER),
+    sentences=["(cancel|delete|remove|clear) all [of] [the|my] reminders", "(cancel|delete|remove|clear) every reminder"],
+)
+def cancel_all_reminders(ctx: SkillContext) -> SkillResult:
+    """Delete every reminder that has not come due yet."""
+    return _cancel_all(ctx, REMINDER)
+
+
+def _preview_cancel_reminder(ctx: SkillContext, what: Optional[str] = None) -> str:
+    service = service_for(ctx)
+    try:
+        r = find_reminder(service.active(REMINDER), what)
+    except SkillError as e:
+        return f"I can't find that reminder. {e}"
+    due = datetime.fromtimestamp(r.due_at or service.now())
+    return f"I'll delete your reminder to {r.text}, due {spoken_due(due, ctx.now())}."
+
+
+@skill(
+    consequential=True,
+    preview=_preview_cancel_reminder,
+    sentences=[
+        "(cancel|delete|remove) [the|my] reminder (to|about) {what}",
+        "(cancel|delete|remove) [the|my] {what} reminder",
+        "(cancel|delete|remove) [the|my] reminder",
+        "never mind the reminder (to|about) {what}",
+    ],
+)
+def cancel_reminder(ctx: SkillContext, what: Optional[str] = None) -> SkillResult:
+    """Delete one reminder before it comes due.
+
+    Args:
+        what: Words from the reminder, for example "call mom"; leave out when there is only one.
+    """
+    service = service_for(ctx)
+    r = service.cancel(find_reminder(service.active(REMINDER), what).id)
+    return SkillResult(f"Deleted your reminder to {r.text}.", {"id": r.id, "text": r.text})
+
+
+@skill(sentences=[
+    "what timers (do I have|are running|are set)",
+    "(list|show) [the|my] timers",
+    "what reminders do I have",
+    "(list|show) [the|my] reminders",
+    "what are my (timers|reminders)",
+    "(do I have|are there) any (timers|reminders)",
+])
+def list_timers(ctx: SkillContext) -> SkillResult:
+    """List running and paused timers and upcoming reminders."""
+    service = service_for(ctx)
+    now = service.now()
+    timers, reminders = service.active(TIMER), service.active(REMINDER)
+    if not timers and not reminders:
+        return SkillResult("You have no timers or reminders.", [])
+    parts = []
+    if timers:
+        head = "One timer" if len(timers) == 1 else f"{len(timers)} timers"
+        parts.append(f"{head}: " + "; ".join(describe_left(t, now) for t in timers) + ".")
+    if reminders:
+        wall_now = datetime.fromtimestamp(now)
+        said = [f"{r.text}, {spoken_due(datetime.fromtimestamp(r.due_at or now), wall_now)}" for r in reminders]
+        head = "One reminder" if len(reminders) == 1 else f"{len(reminders)} reminders"
+        parts.append(f"{head}: " + "; ".join(said) + ".")
+    data = [{"id": t.id, "kind": t.kind, "name": t.name, "text": t.text, "seconds_left": round(t.seconds_left(now), 1),
+             "paused": t.paused} for t in timers + reminders]
+    return SkillResult(" ".join(parts), data)
+
+
+@skill(sentences=[
+    # The time keeps its "in"/"at"/"on" ("remind me in 10 minutes to ..." gives when="in 10 minutes");
+    # "remind me to call mom at 5" leaves the time inside `what`, where split_when finds it.
+    "remind me to {what}",
+    "remind me {when} to {what}",
+    "set a reminder to {what}",
+    "set a reminder {when} to {what}",
+    "set a reminder for {when} to {what}",
+])
+def remind_me(ctx: SkillContext, what: str, when: Optional[str] = None) -> SkillResult:
+    """Set a reminder; Hark says it out loud when it comes due.
+
+    Args:
+        what: What to be reminded of, for example "call mom".
+        when: When, in words, for example "at 5 PM", "in 20 minutes" or "tomorrow at 9".
+    """
+    now = ctx.now()
+    text, due = resolve_reminder_time(what, when, now)
+    r = service_for(ctx).add_reminder(text, due)
+    return SkillResult(f"Okay, I'll remind you to {r.text} {spoken_due(due, now)}.",
+                       {"id": r.id, "text": r.text, "due": due.isoformat(timespec="seconds")})

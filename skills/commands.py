@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from skills.registry import SkillContext, SkillError, SkillResult, skill
+from voice.text import spoken_list
 
 # Keep the action result small even if a command prints megabytes.
 MAX_KEPT_OUTPUT = 20_000
@@ -170,13 +171,6 @@ def _normalize_name(name: str) -> str:
     return " ".join(w for w in words if w not in _FILLER_WORDS)
 
 
-def spoken_list(items: list[str], conjunction: str = "and") -> str:
-    items = [i for i in items if i]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + f" {conjunction} " + items[-1]
-
-
 def resolve_command_name(spoken: str, configured: dict[str, str]) -> str:
     """Map what was said ("the Backup", "back up") to a configured name, or raise a speakable SkillError."""
     if not configured:
@@ -213,10 +207,8 @@ def _label(name: str) -> str:
 
 def _preview_run(ctx: SkillContext, name: str) -> str:
     configured = ctx.config.skills.commands
-    try:
-        resolved = resolve_command_name(name, configured)
-    except SkillError as e:
-        return f"I can't run that. {e}"
+    # An unknown name raises (listing the configured ones): the gate says so instead of asking.
+    resolved = resolve_command_name(name, configured)
     return f"I'll run the {_label(resolved)} command: {configured[resolved]}."
 
 

@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from skills.commands import CommandNotRunnable, run_command_line, split_command_line, spoken_list, summarize_output
+from skills.commands import CommandNotRunnable, run_command_line, split_command_line, summarize_output
 from skills.registry import SkillContext, SkillResult, skill
+from voice.text import spoken_list
 
 log = logging.getLogger("hark.status")
 

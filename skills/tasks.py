@@ -15,18 +15,12 @@ from typing import Literal, Optional
 from skills.registry import SkillContext, SkillError, SkillResult, skill
 from skills.store import Task, TaskStore
 from skills.when import parse_when, speak_when, split_when
+from voice.text import spoken_list
 
 # Reading more than this aloud is a lecture, not an answer.
 MAX_SPOKEN_TASKS = 10
 _EVERY_LIST = re.compile(r"^\s*(all|every|everything)\b", re.IGNORECASE)
 _NO_DUE = {"none", "no date", "no due date", "nothing", "never", "no deadline", "no time"}
-
-
-def spoken_join(items: list[str]) -> str:
-    """'a', 'a and b', 'a, b, and c'."""
-    if len(items) <= 2:
-        return " and ".join(items)
-    return ", ".join(items[:-1]) + ", and " + items[-1]
 
 
 def _count(n: int, noun: str = "task") -> str:
@@ -45,7 +39,7 @@ def _say_tasks(tasks: list[Task], now: datetime) -> str:
     spoken = [_say_task(t, now) for t in tasks[:MAX_SPOKEN_TASKS]]
     if len(tasks) > MAX_SPOKEN_TASKS:
         spoken.append(f"{len(tasks) - MAX_SPOKEN_TASKS} more")
-    return spoken_join(spoken)
+    return spoken_list(spoken)
 
 
 def _is_every_list(list_name: Optional[str]) -> bool:
@@ -58,7 +52,7 @@ def _describe_matches(tasks: list[Task], store: TaskStore) -> str:
     texts = [t.text for t in tasks]
     same = len(set(t.lower() for t in texts)) < len(texts)
     shown = [f"'{t.text}' on {store.spoken_list_name(t.list)}" if same else f"'{t.text}'" for t in tasks[:5]]
-    return spoken_join(shown)
+    return spoken_list(shown)
 
 
 def _resolve(store: TaskStore, item: str, *, open_only: bool, list_name: Optional[str] = None) -> Task:
@@ -84,13 +78,6 @@ def _resolve(store: TaskStore, item: str, *, open_only: bool, list_name: Optiona
             "Which one? Say more of its words."
         )
     return matches[0]
-
-
-def _try_resolve(store: TaskStore, item: str, open_only: bool, list_name: Optional[str] = None) -> Optional[Task]:
-    try:
-        return _resolve(store, item, open_only=open_only, list_name=list_name)
-    except SkillError:
-        return None
 
 
 # ---- add ------------------------------------------------------------------------------------------
@@ -252,9 +239,12 @@ def list_tasks(
 
 # ---- complete / edit / delete ---------------------------------------------------------------------
 
+# Previews resolve exactly as the skill does and let its SkillError through: the gate then
+# says why ("'milk' could be 3 tasks ...") instead of asking a question whose yes would fail.
+
 def _preview_complete(ctx: SkillContext, item: str) -> str:
-    task = _try_resolve(_store(ctx), item, open_only=True)
-    return f"I'll mark '{task.text}' as done." if task else f"I'll mark the task matching '{item}' as done."
+    task = _resolve(_store(ctx), item, open_only=True)
+    return f"I'll mark '{task.text}' as done."
 
 
 @skill(
@@ -297,12 +287,8 @@ def _plan_edit(ctx: SkillContext, new_text: Optional[str], due: Optional[str]) -
 
 
 def _preview_edit(ctx: SkillContext, item: str, new_text: Optional[str] = None, due: Optional[str] = None) -> str:
-    task = _try_resolve(_store(ctx), item, open_only=False)
-    old = f"'{task.text}'" if task else f"the task matching '{item}'"
-    try:
-        text, when, clear_due = _plan_edit(ctx, new_text, due)
-    except SkillError as e:
-        return f"I'd change {old}, but: {e}"
+    task = _resolve(_store(ctx), item, open_only=False)
+    text, when, clear_due = _plan_edit(ctx, new_text, due)
     changes = []
     if text is not None:
         changes.append(f"say '{text}'")
@@ -310,7 +296,7 @@ def _preview_edit(ctx: SkillContext, item: str, new_text: Optional[str] = None, 
         changes.append(f"be {_say_due(when, ctx.now())}")
     if clear_due:
         changes.append("have no due time")
-    return f"I'll change {old} to {spoken_join(changes)}."
+    return f"I'll change '{task.text}' to {spoken_list(changes)}."
 
 
 @skill(
@@ -344,9 +330,7 @@ def edit_task(ctx: SkillContext, item: str, new_text: Optional[str] = None, due:
 
 def _preview_delete(ctx: SkillContext, item: str, list_name: Optional[str] = None) -> str:
     store = _store(ctx)
-    task = _try_resolve(store, item, open_only=False, list_name=list_name)
-    if task is None:
-        return f"I'll delete the task matching '{item}'."
+    task = _resolve(store, item, open_only=False, list_name=list_name)
     return f"I'll delete '{task.text}' from {store.spoken_list_name(task.list)}."
 
 
@@ -383,13 +367,19 @@ def _clear_scope(store: TaskStore, list_name: Optional[str]) -> tuple[Optional[s
     return name, store.list_tasks(name, include_done=True)
 
 
+def _nothing_to_clear(store: TaskStore, name: Optional[str]) -> str:
+    if name is None:
+        return "You have no tasks on any list, so there is nothing to delete."
+    return f"{store.spoken_list_name(name).capitalize()} is already empty, so there is nothing to delete."
+
+
 def _preview_clear(ctx: SkillContext, list_name: Optional[str] = None) -> str:
     store = _store(ctx)
     name, tasks = _clear_scope(store, list_name)
     open_count = sum(not t.done for t in tasks)
     done_count = len(tasks) - open_count
     if not tasks:
-        return "There is nothing to delete; that list is already empty"
+        raise SkillError(_nothing_to_clear(store, name))
     # Bulk changes say the count: the number is what the user is agreeing to.
     if name is None or name == store.default_list:
         where = " on every list" if name is None else ""
@@ -435,7 +425,9 @@ def clear_tasks(ctx: SkillContext, list_name: Optional[str] = None) -> SkillResu
 
 def _preview_undo(ctx: SkillContext) -> str:
     last = _store(ctx).last_change()
-    return f"I'll undo {last}." if last else "There's nothing to undo."
+    if not last:
+        raise SkillError("There's nothing to undo.")  # nothing to ask about
+    return f"I'll undo {last}."
 
 
 @skill(

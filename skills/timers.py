@@ -36,6 +36,7 @@ from typing import Callable, Iterable, Optional
 
 from skills.registry import SkillContext, SkillError, SkillResult, skill
 from skills.when import parse_duration, parse_when, speak_duration, speak_when, split_when
+from voice.text import spoken_list
 
 log = logging.getLogger("hark.timers")
 
@@ -114,12 +115,6 @@ def _row(row: tuple) -> Timer:
     return Timer(*row)
 
 
-def _and_list(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _capitalize(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -145,7 +140,7 @@ def away_announcement(missed: list[Timer]) -> str:
     parts = [f"a reminder came due: {t.text}" if t.is_reminder else f"your {t.label} finished" for t in missed]
     if len(missed) == 1:
         return f"While I was away, {parts[0]}."
-    return f"While I was away, {len(missed)} things came due: " + _and_list(parts) + "."
+    return f"While I was away, {len(missed)} things came due: " + spoken_list(parts) + "."
 
 
 def describe_left(t: Timer, now: float) -> str:
@@ -408,7 +403,7 @@ def find_timer(timers: list[Timer], name: Optional[str], action: str, now: float
     if wanted is None:
         if len(timers) == 1:
             return timers[0]
-        raise SkillError(f"You have {len(timers)} timers: {_and_list([describe_left(t, now) for t in timers])}. Which one?")
+        raise SkillError(f"You have {len(timers)} timers: {spoken_list([describe_left(t, now) for t in timers])}. Which one?")
     matches = [t for t in timers if t.name and _key(clean_timer_name(t.name) or "") == _key(wanted)]
     if not matches:
         # "the 10 minute timer": an unnamed timer is named by its length.
@@ -426,9 +421,9 @@ def find_timer(timers: list[Timer], name: Optional[str], action: str, now: float
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise SkillError(f"You have {len(matches)} {wanted} timers: {_and_list([describe_left(t, now) for t in matches])}. "
+        raise SkillError(f"You have {len(matches)} {wanted} timers: {spoken_list([describe_left(t, now) for t in matches])}. "
                          "Which one? Say it by its time left, or cancel and set them again with different names.")
-    names = _and_list([t.label for t in timers])
+    names = spoken_list([t.label for t in timers])
     raise SkillError(f"I don't have a {wanted} timer. You have: {names}.")
 
 
@@ -438,7 +433,7 @@ def find_reminder(reminders: list[Timer], what: Optional[str]) -> Timer:
     if not what or not what.strip():
         if len(reminders) == 1:
             return reminders[0]
-        raise SkillError(f"You have {len(reminders)} reminders: {_and_list([r.text or '' for r in reminders])}. Which one?")
+        raise SkillError(f"You have {len(reminders)} reminders: {spoken_list([r.text or '' for r in reminders])}. Which one?")
     wanted = _key(re.sub(r"^(?:to|about|for)\s+", "", " ".join(what.lower().split())))
     wanted = _TRAILING_REMINDER.sub("", _LEADING.sub("", wanted)).strip()
     exact = [r for r in reminders if _key(r.text or "") == wanted]
@@ -451,8 +446,8 @@ def find_reminder(reminders: list[Timer], what: Optional[str]) -> Timer:
         if scored[0][0] >= 0.75 and (len(scored) == 1 or scored[0][0] - scored[1][0] > 0.1):
             return scored[0][1]
         raise SkillError(f"I don't have a reminder about {what.strip()}. "
-                         f"Your reminders are: {_and_list([r.text or '' for r in reminders])}.")
-    raise SkillError(f"Several reminders fit that: {_and_list([r.text or '' for r in contained])}. Which one?")
+                         f"Your reminders are: {spoken_list([r.text or '' for r in reminders])}.")
+    raise SkillError(f"Several reminders fit that: {spoken_list([r.text or '' for r in contained])}. Which one?")
 
 
 _TRAILING_REMINDER = re.compile(r"\s*\breminders?$")
@@ -709,14 +704,19 @@ def _count_phrase(items: list[Timer], noun: str) -> str:
     if len(items) == 1:
         return f"your one {noun}, the {items[0].label}" if noun == "timer" else f"your one {noun}: {items[0].text}"
     shown = [t.label if noun == "timer" else (t.text or "") for t in items[:4]]
-    more = f" and {len(items) - 4} more" if len(items) > 4 else ""
-    return f"all {len(items)} {noun}s: " + (", ".join(shown) + more if more else _and_list(shown))
+    if len(items) > 4:
+        shown.append(f"{len(items) - 4} more")
+    return f"all {len(items)} {noun}s: " + spoken_list(shown)
+
+
+def _nothing_to_cancel(kind: str) -> SkillError:
+    return SkillError(f"You have no {kind}s, so there is nothing to cancel.")
 
 
 def _preview_cancel_all(ctx: SkillContext, kind: str) -> str:
     items = service_for(ctx).active(kind)
     if not items:
-        return f"You have no {kind}s, so there is nothing to cancel"
+        raise _nothing_to_cancel(kind)  # the gate says so instead of asking a pointless question
     return f"I'll cancel {_count_phrase(items, kind)}."
 
 
@@ -748,12 +748,17 @@ def cancel_all_reminders(ctx: SkillContext) -> SkillResult:
     return _cancel_all(ctx, REMINDER)
 
 
+def _reminder_to_cancel(service: TimerService, what: Optional[str]) -> Timer:
+    """The one reminder meant, or a SkillError (nothing to cancel, no such reminder, which one?)."""
+    reminders = service.active(REMINDER)
+    if not reminders:
+        raise _nothing_to_cancel(REMINDER)
+    return find_reminder(reminders, what)
+
+
 def _preview_cancel_reminder(ctx: SkillContext, what: Optional[str] = None) -> str:
     service = service_for(ctx)
-    try:
-        r = find_reminder(service.active(REMINDER), what)
-    except SkillError as e:
-        return f"I can't find that reminder. {e}"
+    r = _reminder_to_cancel(service, what)  # raises instead of asking when it cannot work
     due = datetime.fromtimestamp(r.due_at or service.now())
     return f"I'll delete your reminder to {r.text}, due {spoken_due(due, ctx.now())}."
 
@@ -775,7 +780,7 @@ def cancel_reminder(ctx: SkillContext, what: Optional[str] = None) -> SkillResul
         what: Words from the reminder, for example "call mom"; leave out when there is only one.
     """
     service = service_for(ctx)
-    r = service.cancel(find_reminder(service.active(REMINDER), what).id)
+    r = service.cancel(_reminder_to_cancel(service, what).id)
     return SkillResult(f"Deleted your reminder to {r.text}.", {"id": r.id, "text": r.text})
 
 

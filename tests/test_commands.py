@@ -119,10 +119,16 @@ def test_unknown_name_lists_configured_ones_and_runs_nothing(tmp_path):
     h = Harness(tmp_path, {"backup": touch_line(marker), "deploy": "echo deploy"}, ["yes"])
     out = h.run("launch the rockets")
     assert not out.ok
-    assert "I don't have a command called launch the rockets" in out.text
-    assert "backup and deploy" in out.text
-    assert h.questions[0].startswith("I can't run that.")
-    assert not marker.exists()
+    assert out.text == "I don't have a command called launch the rockets. The commands I know are: backup and deploy."
+    assert h.questions == []  # the preview refused: no pointless "Shall I go ahead?"
+    assert not out.executed and not marker.exists() and not h.audit.exists()
+
+
+def test_unknown_name_among_three_uses_one_spoken_list(tmp_path):
+    h = Harness(tmp_path, {"backup": "true", "deploy": "true", "sync": "true"}, ["yes"])
+    out = h.run("rockets")
+    assert out.text == "I don't have a command called rockets. The commands I know are: backup, deploy, and sync."
+    assert h.questions == [] and not out.executed
 
 
 @pytest.mark.parametrize("name", [
@@ -175,6 +181,7 @@ def test_no_commands_configured(tmp_path):
     h = Harness(tmp_path, {}, ["yes"])
     out = h.run("backup")
     assert "No commands are configured" in out.text and "skills.commands" in out.text
+    assert h.questions == [] and not out.executed
 
 
 @pytest.mark.parametrize("spoken, expected", [

@@ -76,7 +76,7 @@ def test_parse_git_status_and_sentence():
     )
     g = parse_git_status("hark", porcelain)
     assert (g.branch, g.changes, g.ahead, g.behind, g.has_upstream) == ("main", 3, 2, 1, True)
-    assert git_sentence(g) == "hark is on main with 3 uncommitted changes, 2 commits ahead and one commit behind."
+    assert git_sentence(g) == "hark is on main with 3 uncommitted changes, 2 commits ahead, and one commit behind."
     clean = parse_git_status("notes", "# branch.oid (initial)\n# branch.head (detached)\n")
     assert git_sentence(clean) == "notes is on a detached HEAD and clean."
     assert git_sentence(GitStatus("x", problem="x is not a git repository.")) == "x is not a git repository."

@@ -406,10 +406,60 @@ def test_edit_delete_clear_and_undo_through_the_gate():
     hark.close()
 
 
+AMBIGUOUS_MILK = ("'milk' could be 3 tasks: 'buy oat milk', 'buy milk', and 'buy milk chocolate'. "
+                  "Which one? Say more of its words.")
+NOT_FOUND_DOG = "I couldn't find a task like 'walk the dog'. Ask what's on your list to hear your tasks."
+
+
+@pytest.mark.parametrize("name, arguments, error", [
+    ("complete_task", {"item": "milk"}, AMBIGUOUS_MILK),
+    ("complete_task", {"item": "walk the dog"}, NOT_FOUND_DOG),
+    ("complete_task", {"item": "call mom"}, "'call mom' is already done."),
+    ("edit_task", {"item": "milk", "new_text": "oat milk"}, AMBIGUOUS_MILK),
+    ("edit_task", {"item": "walk the dog", "new_text": "walk the cat"}, NOT_FOUND_DOG),
+    ("edit_task", {"item": "buy oat milk"},
+     "What should the task say instead? Say something like: change milk to oat milk."),
+    ("edit_task", {"item": "buy oat milk", "due": "whenever"},
+     "I didn't understand 'whenever' as a time. Try something like: tomorrow at 5 pm."),
+    ("delete_task", {"item": "milk"}, AMBIGUOUS_MILK),
+    ("delete_task", {"item": "walk the dog", "list_name": "shopping"}, NOT_FOUND_DOG),
+    ("clear_tasks", {"list_name": "garden"}, "Your garden list is already empty, so there is nothing to delete."),
+])
+def test_a_preview_that_cannot_work_says_why_without_asking(name, arguments, error):
+    hark = Hark("yes", "yes")
+    for text in ("buy oat milk", "buy milk", "buy milk chocolate", "call mom"):
+        hark.store.add(text, None)
+    hark.store.complete(hark.store.find("call mom")[0].id)
+    before = [t.to_dict() for t in hark.store.list_tasks(None, include_done=True)]
+    last = hark.store.last_change()
+    out = hark.run(name, **arguments)
+    assert hark.ask.questions == []  # no pointless "Shall I go ahead?"
+    assert out.text == error
+    assert not out.ok and not out.executed and out.confirmation is None
+    assert [t.to_dict() for t in hark.store.list_tasks(None, include_done=True)] == before
+    assert hark.store.last_change() == last and not (hark.data / "audit.jsonl").exists()
+    hark.close()
+
+
+@pytest.mark.parametrize("list_name, error", [
+    (None, "Your list is already empty, so there is nothing to delete."),
+    ("all", "You have no tasks on any list, so there is nothing to delete."),
+])
+def test_clearing_an_empty_list_says_so_without_asking(list_name, error):
+    hark = Hark("yes")
+    if list_name is None:
+        hark.store.add("eggs", "shopping")  # another list has tasks; the default one is empty
+    before = hark.texts()
+    out = hark.run("clear_tasks", **({} if list_name is None else {"list_name": list_name}))
+    assert hark.ask.questions == [] and out.text == error and not out.executed
+    assert hark.texts() == before and not (hark.data / "audit.jsonl").exists()
+    hark.close()
+
+
 def test_undo_with_nothing_to_undo_says_so():
     hark = Hark("yes")
     out = hark.run("undo_last_change")
-    assert hark.ask.questions == ["There's nothing to undo. Shall I go ahead?"]
+    assert hark.ask.questions == []
     assert not out.ok and out.text == "There's nothing to undo."
     hark.close()
 

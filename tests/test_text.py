@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from voice.text import CODE_NOTE, SentenceStream, normalize_for_match, speakable
+from voice.text import CODE_NOTE, SentenceStream, normalize_for_match, speakable, spoken_list
 
 
 def whole(text: str, **options: int) -> list[str]:
@@ -297,3 +297,22 @@ def test_speakable_of_whole_reply_matches_its_sentences() -> None:
 )
 def test_normalize_for_match(text: str, normalized: str) -> None:
     assert normalize_for_match(text) == normalized
+
+
+# ------------------------------------------------------------------ spoken_list
+
+
+@pytest.mark.parametrize(
+    "items, conjunction, spoken",
+    [
+        ([], "and", ""),
+        (["eggs"], "and", "eggs"),
+        (["eggs", "bread"], "and", "eggs and bread"),
+        (["eggs", "bread", "butter"], "and", "eggs, bread, and butter"),
+        (("a", "b", "c", "d"), "and", "a, b, c, and d"),
+        (["tea", "coffee", "water"], "or", "tea, coffee, or water"),
+        (["eggs", "", "  ", "butter"], "and", "eggs and butter"),
+    ],
+)
+def test_spoken_list(items: list[str], conjunction: str, spoken: str) -> None:
+    assert spoken_list(items, conjunction) == spoken

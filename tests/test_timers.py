@@ -367,6 +367,45 @@ def test_reminder_skills(ctx):
     assert out.ok and service_for(ctx).active(REMINDER) == []
 
 
+def active_rows(ctx: SkillContext) -> list[tuple]:
+    return [(t.id, t.kind, t.name, t.text, t.due_at, t.state) for t in service_for(ctx).active()]
+
+
+@pytest.mark.parametrize("name, arguments, error", [
+    ("cancel_all_timers", {}, "You have no timers, so there is nothing to cancel."),
+    ("cancel_all_reminders", {}, "You have no reminders, so there is nothing to cancel."),
+    ("cancel_reminder", {"what": "call mom"}, "You have no reminders, so there is nothing to cancel."),
+    ("cancel_reminder", {}, "You have no reminders, so there is nothing to cancel."),
+])
+def test_cancelling_with_nothing_to_cancel_does_not_ask(ctx, name, arguments, error):
+    gate = Gate(ctx, ["yes"])
+    if name == "cancel_all_timers":  # something of the other kind exists and must stay
+        service_for(ctx).add_reminder("call mom", datetime.now() + timedelta(hours=2))
+    else:
+        service_for(ctx).add_timer(timedelta(minutes=10), "pizza")
+    before = active_rows(ctx)
+    out = gate(name, **arguments)
+    assert gate.questions == []  # nothing to act on: no pointless "Shall I go ahead?"
+    assert out.text == error and not out.ok and not out.executed
+    assert active_rows(ctx) == before
+    assert not (ctx.data_dir / "audit.jsonl").exists()
+
+
+def test_cancel_reminder_that_matches_none_or_several_does_not_ask(ctx):
+    gate = Gate(ctx, ["yes", "yes"])
+    soon = datetime.now() + timedelta(hours=2)
+    for text in ("call mom", "call the bank", "water the plants"):
+        service_for(ctx).add_reminder(text, soon)
+    before = active_rows(ctx)
+    missing = gate("cancel_reminder", what="feed the cat")
+    assert missing.text == ("I don't have a reminder about feed the cat. "
+                            "Your reminders are: call mom, call the bank, and water the plants.")
+    several = gate("cancel_reminder", what="call")
+    assert several.text == "Several reminders fit that: call mom and call the bank. Which one?"
+    assert gate.questions == [] and not missing.executed and not several.executed
+    assert active_rows(ctx) == before
+
+
 def test_remind_me_with_a_fixed_clock(tmp_path, heard):
     now = datetime(2026, 3, 3, 14, 5)
     c = SkillContext(config=Config(), data_dir=tmp_path, announce=heard.append, clock=lambda: now)

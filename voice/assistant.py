@@ -85,8 +85,9 @@ class Assistant:
                 self.listener.pause()
         if self.state.state != State.SPEAKING and self.state.state != State.CONFIRMING:
             self.state.to(State.SPEAKING)
-        if self.mouth.say(text):
-            self._spoken.append(text.strip())
+        said = self.mouth.say(text)
+        if said:
+            self._spoken.append(said)
 
     def _finish_speaking(self) -> None:
         """Wait until everything said has been heard, then listen again (never to ourselves)."""
@@ -213,8 +214,7 @@ class Assistant:
         except BrainError as e:
             partial = "".join(answer) or (e.partial if isinstance(e, StreamBroken) else "")
             self.events.emit(ev.ERROR, stage="llm", message=str(e))
-            for sentence in sentences.flush():
-                self._speak(sentence)
+            # The unfinished sentence is not spoken (it would end mid-word); the finished ones were.
             # Keep the user's words and whatever was already said; drop only the broken half-turn.
             conv.rollback(mark)
             conv.add_user(text)

@@ -11,6 +11,8 @@ import queue
 import threading
 from typing import Optional
 
+import numpy as np
+
 from voice import events as ev
 from voice.audio import AudioSink
 from voice.events import EventBus
@@ -33,15 +35,15 @@ class Mouth:
         sink.on_first_audio = lambda: events.emit(ev.AUDIO_OUT_START)
         self._thread.start()
 
-    def say(self, text: str) -> bool:
-        """Queue one sentence (made speakable first). False if nothing speakable was left."""
+    def say(self, text: str) -> str:
+        """Queue one sentence, made speakable first; returns what will be said ("" if nothing)."""
         text = speakable(text)
         if not text:
-            return False
+            return ""
         with self._cond:
             self._pending += 1
         self._queue.put(text)
-        return True
+        return text
 
     def _run(self) -> None:
         while True:
@@ -52,8 +54,6 @@ class Mouth:
                 for chunk in self.synth.synthesize(text):
                     self.sink.play(chunk, self.synth.sample_rate)
                 if self.sentence_silence_s:
-                    import numpy as np
-
                     self.sink.play(np.zeros(int(self.synth.sample_rate * self.sentence_silence_s), np.float32),
                                    self.synth.sample_rate)
             except Exception as e:  # a bad sentence or a lost device must not end the loop

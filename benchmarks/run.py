@@ -115,6 +115,7 @@ class Report:
     errors: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # per-file tables, per-turn rows, notes
     seconds: dict[str, float] = field(default_factory=dict)
+    background: dict[str, float] = field(default_factory=dict)  # section -> % of the CPU used by other programs
 
     def add(self, section: str, key: str, figure: Figure) -> Figure:
         self.figures.setdefault(section, {})[key] = figure
@@ -130,6 +131,34 @@ def say(msg: str) -> None:
 
 def perf() -> float:
     return time.perf_counter()
+
+
+def cpu_snapshot() -> tuple[float, float, float]:
+    """(monotonic time, CPU seconds the whole machine was busy, CPU seconds of this process and its children)."""
+    import psutil
+
+    c = psutil.cpu_times()
+    busy = c.user + c.nice + c.system + getattr(c, "irq", 0) + getattr(c, "softirq", 0) + getattr(c, "steal", 0)
+    me = psutil.Process().cpu_times()
+    return time.monotonic(), busy, me.user + me.system + me.children_user + me.children_system
+
+
+def other_load(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    """% of all cores that processes other than the benchmark (and its children) used between two snapshots."""
+    wall = max(b[0] - a[0], 1e-6)
+    return max(0.0, (b[1] - a[1]) - (b[2] - a[2])) / (wall * (os.cpu_count() or 1)) * 100
+
+
+def wait_until_quiet(max_wait_s: float, threshold: float = 15.0) -> float:
+    """Measure what else is running (3 s windows), waiting up to max_wait_s for it to drop below threshold."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        a = cpu_snapshot()
+        time.sleep(3.0)
+        load = other_load(a, cpu_snapshot())
+        if load < threshold or time.monotonic() >= deadline:
+            return load
+        say(f"other programs use {load:.0f} % of the CPU; waiting for a quieter moment")
 
 
 # ---------------------------------------------------------------- machine
@@ -313,7 +342,7 @@ def bench_stt(rep: Report, runs: int) -> None:
             per_file[r["file"]][model] = {
                 "median": statistics.median(timings[r["file"]]), "min": min(timings[r["file"]]),
                 "max": max(timings[r["file"]]), "errors": one.substitutions + one.deletions + one.insertions,
-                "words": len(ref.split()), "text": texts[r["file"]],
+                "words": len(ref.split()), "text": texts[r["file"]], "ref": ref, "hyp": hyp,
             }
         invented = {}
         for name, samples in noise_audio.items():
@@ -733,7 +762,8 @@ def write_doc(rep: Report, machine: dict[str, str], path: Path) -> None:
           "The FACTS.md column is the figure measured earlier on a similar machine (`../shared/FACTS.md`).", "",
           "## Machine", "", "| | |", "|---|---|"]
     L += [f"| {k} | {v} |" for k, v in machine.items()]
-    L += [""]
+    L += ["| Other programs | " + ", ".join(f"{k} {v:.0f} %" for k, v in rep.background.items())
+          + " of the CPU (measured with psutil: busy time of the whole machine minus this benchmark's own) |", ""]
 
     # -- summary
     first = _v(rep, "loop", "to_first_audio")
@@ -756,6 +786,10 @@ def write_doc(rep: Report, machine: dict[str, str], path: Path) -> None:
         bullets.append(f"Idle, `hark listen` uses {_v(rep, 'loop', 'idle_cpu'):.1f} % of one core and "
                        f"{_v(rep, 'loop', 'rss_rest'):.0f} MB of memory ({_v(rep, 'loop', 'rss_after'):.0f} MB after "
                        f"{rep.extra['loop']['turns']} turns).")
+    busiest = max(rep.background.values(), default=0.0)
+    if busiest >= 10:
+        bullets.append(f"**Other programs used up to {busiest:.0f} % of the CPU during this run** (see Machine): "
+                       "expect these figures to be slower and more spread than on a quiet machine.")
     for section, message in rep.errors.items():
         bullets.append(f"**{SECTION_TITLES[section]} failed**: `{message.splitlines()[0][:300]}` (details below).")
     L += [f"- {b}" for b in bullets] + [""]
@@ -783,15 +817,19 @@ def write_doc(rep: Report, machine: dict[str, str], path: Path) -> None:
 
 def notes_load(rep: Report) -> list[str]:
     tiny, base, piper = (_v(rep, "load", k) for k in ("whisper_tiny.en", "whisper_base", "piper"))
-    out = ["What it means: the time `WhisperTranscriber.load()` / `PiperSynthesizer.load()` take to resolve the "
-           "model and build it, with the model files already in the page cache (one untimed load comes first; a "
-           "cold disk adds its read time). Imports of faster-whisper and piper are not included. `hark listen` "
-           "also warms each model with one pass (see the loop's start-up figure)."]
-    if tiny is not None and base is not None:
-        out += ["", f"Loading is not what makes Hark slow to start: tiny.en {tiny:.2f} s, base {base:.2f} s, the Piper "
-                f"voice {piper:.2f} s (FACTS.md: 0.28 s). Whisper base is stored on PyPI in two halves; "
-                f"`resolve_model(\"base\", …)` joins them into `models/whisper-base/` once, which took "
-                f"{_v(rep, 'load', 'base_assembly'):.2f} s here (a one-off cost on the first start)."]
+    out = ["What it means: the time `WhisperTranscriber.load()` / `PiperSynthesizer.load()` take to find the model "
+           "and build it, with its files already in the page cache (one untimed load comes first; a cold disk adds "
+           "its read time). Importing faster-whisper and piper is not included, nor the warm-up pass `hark listen` "
+           "runs on each model (the loop's start-up figure has all of it)."]
+    if tiny is not None and base is not None and piper is not None:
+        startup = _v(rep, "loop", "startup")
+        out += ["", f"tiny.en loads in {tiny:.2f} s, base in {base:.2f} s, the Piper voice in {piper:.2f} s (FACTS.md: "
+                "0.28 s for the voice)"
+                + (f"; `hark listen` took {startup:.1f} s from launch to listening, imports and warm-up included."
+                   if startup is not None else ".")
+                + " Whisper base is stored on PyPI in two halves; `resolve_model(\"base\", …)` joins them into "
+                f"`models/whisper-base/` once, which took {_v(rep, 'load', 'base_assembly'):.2f} s here, a one-off "
+                "cost on the first start with `stt.model: base`."]
     return out
 
 
@@ -824,14 +862,31 @@ def notes_stt(rep: Report) -> list[str]:
     for m, invented in noise.items():
         what = ", ".join(f"{k}: \"{v}\"" for k, v in invented.items()) or "none"
         out.append(f"- {m} on the {len(nfiles)} non-speech clips (noise, silence, music): words written on {what}.")
+    wrong = [(name, m, d[m]) for name, d in files.items() for m in MODELS if d.get(m) and d[m]["errors"]]
+    if wrong:
+        out += ["", "Where the errors are (normalized reference → normalized transcript):", ""]
+        out += [f"- {m}, {name}: \"{x['ref']}\" → \"{x['hyp']}\"" for name, m, x in wrong]
+        if any(name == "speech_recognition_one_two_three.wav" for name, _, _ in wrong):
+            out += ["", "The errors on `speech_recognition_one_two_three.wav` are the normalizer's, not the model's: it "
+                    "turns the reference \"one two three\" into \"123\" but the transcript \"1, 2, 3.\" into "
+                    "\"one 2 3\". With 136 reference words in all, one word is 0.007 of WER."]
     ts, bs = _v(rep, "stt", "tiny.en_short"), _v(rep, "stt", "base_short")
     tl, bl = _v(rep, "stt", "tiny.en_long"), _v(rep, "stt", "base_long")
+    tw, bw = _v(rep, "stt", "tiny.en_wer"), _v(rep, "stt", "base_wer")
+    if None in (ts, bs, tl, bl, tw, bw):
+        return out
+    if bw < tw:
+        accuracy = (f"base made fewer errors here (WER {bw:.3f} against {tw:.3f}), a difference of a word or two on "
+                    "a small set; FACTS.md found it no more accurate on held-out English speech (0.074 against 0.063)")
+    else:
+        accuracy = (f"base was not more accurate here (WER {bw:.3f} against {tw:.3f}), as in FACTS.md (0.074 against "
+                    "0.063 on held-out English speech)")
     out += ["", f"How it compares: FACTS.md gives about 0.5 s (0.3–0.75 s) for tiny.en on a 2 s command; here "
-            f"{ts:.2f} s. A 2 s command costs almost as much as an 11 s one ({tl:.2f} s for tiny.en) because Whisper's "
-            "encoder always runs over a 30 s window, so the real-time factor flatters long audio and short commands "
-            f"pay the full fixed cost. base is about {bs / ts:.1f}× slower than tiny.en on commands "
-            f"({bl / tl:.1f}× on long audio) and, as in FACTS.md, not more accurate on this English set, so tiny.en "
-            "stays the default."]
+            f"{ts:.2f} s. A 1–3 s command costs {ts:.2f} s and an 11–33 s utterance {tl:.2f} s: Whisper's encoder "
+            "runs over a fixed 30 s window, so short commands pay nearly the full cost and the real-time factor "
+            f"flatters long audio. base takes {bs / ts:.1f}× as long as tiny.en on commands ({bl / tl:.1f}× on long "
+            f"audio); {accuracy}. For a voice loop whose budget is a few hundred milliseconds, tiny.en is the "
+            "sensible default on a CPU like this one."]
     return out
 
 
@@ -847,7 +902,10 @@ def notes_tts(rep: Report) -> list[str]:
             f"{three:.0f} ms against {one:.0f} ms. Hark's `Mouth` also hands Piper one sentence at a time while the "
             "model is still writing the rest.", "",
             f"How it compares: FACTS.md measured 54–107 ms to first audio and a real-time factor of about 0.025; "
-            f"here {one:.0f} ms and {_v(rep, 'tts', 'rtf'):.3f}. Synthesis is a small part of the reply latency."]
+            f"here {one:.0f} ms and {_v(rep, 'tts', 'rtf'):.3f}."
+            + (f" In the loop below, speech end to first reply audio took {_v(rep, 'loop', 'to_first_audio'):.0f} ms; "
+               f"Piper's first sentence is {one / _v(rep, 'loop', 'to_first_audio') * 100:.0f} % of that."
+               if _v(rep, "loop", "to_first_audio") else "")]
 
 
 def notes_vad(rep: Report) -> list[str]:
@@ -856,7 +914,8 @@ def notes_vad(rep: Report) -> list[str]:
         return []
     return [f"What it means: CPU time per 30 ms frame over all {rep.extra.get('vad_frames')} frames of the shared "
             "recordings (speech, noise and music), with Hark's defaults (aggressiveness 3, 600 ms hangover). "
-            f"Both are far below 1 % of the 30 ms a frame lasts (FACTS.md: 2.2 µs for webrtcvad). Endpointing costs "
+            f"The endpointer uses {_v(rep, 'vad', 'endpointer') / 30000 * 100:.3f} % of the 30 ms a frame lasts "
+            f"(FACTS.md: 2.2 µs for webrtcvad alone, here {v:.1f} µs). Endpointing costs "
             "nothing worth measuring; what it costs in latency is its hangover, the silence it waits for before it "
             "decides the user has finished (see the loop)."]
 
@@ -966,6 +1025,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 5, quick 2)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument("--out", type=Path, default=None, help="where to write the report (default docs/benchmarks.md)")
+    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                        help="wait up to this long for other programs to leave the CPU (below 15 %%) before starting")
     args = parser.parse_args(argv)
     runs = args.runs or (2 if args.quick else 5)
     if runs < 1:
@@ -987,18 +1048,22 @@ def main(argv: Optional[list[str]] = None) -> int:
         "loop": lambda: bench_loop(rep, turns, idle_s),
     }
     machine = machine_info()
+    rep.background["before"] = wait_until_quiet(args.wait_quiet)
+    say(f"other programs use {rep.background['before']:.0f} % of the CPU before the run")
     for section in SECTIONS:
         if section not in only:
             continue
         say(f"{SECTION_TITLES[section]} …")
         t0 = perf()
+        snap = cpu_snapshot()
         try:
             steps[section]()
         except Exception as e:  # one broken stage must not hide the others' figures
             rep.errors[section] = f"{type(e).__name__}: {e}\n\n{traceback.format_exc()}"
             say(f"{section} FAILED: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
         rep.seconds[section] = perf() - t0
-        say(f"{section} took {rep.seconds[section]:.0f} s")
+        rep.background[section] = other_load(snap, cpu_snapshot())
+        say(f"{section} took {rep.seconds[section]:.0f} s (other programs: {rep.background[section]:.0f} % of the CPU)")
         gc.collect()
     print_table(rep)
     write_doc(rep, machine, out)

@@ -21,8 +21,8 @@ app = typer.Typer(
 models_app = typer.Typer(help="List and pull models (Whisper, Piper voice, the Ollama model).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="Config file (default: $XDG_CONFIG_HOME/hark/config.yaml).",
                          exists=False, dir_okay=False)

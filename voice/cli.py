@@ -217,14 +217,17 @@ def say(
 def _one_shot(cfg, events, *, answers: List[Path], input_file: Optional[Path], output: Optional[Path], quiet: bool,
               need_stt: bool, output_device: Optional[str] = None):
     from voice.assistant import Assistant
-    from voice.audio import NullSink, TeeSink, WavSink
+    from voice.audio import DeviceError, NullSink, TeeSink, WavSink
     from voice.build import build_parts, build_synth, open_speaker
     from voice.listen import FileListener
 
     synth = build_synth(cfg)
     sinks = []
     if not quiet and output is None:
-        sinks.append(open_speaker(cfg, synth.sample_rate, output_device))
+        try:
+            sinks.append(open_speaker(cfg, synth.sample_rate, output_device))
+        except DeviceError as e:  # typed and file turns still work; the reply is printed
+            err.print(f"[yellow]hark: no speaker, replies are shown as text only: {e}[/]", highlight=False)
     if output is not None:
         sinks.append(WavSink(output, synth.sample_rate))
     sink = TeeSink(*sinks) if sinks else NullSink()

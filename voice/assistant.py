@@ -91,10 +91,11 @@ class Assistant:
 
     def _finish_speaking(self) -> None:
         """Wait until everything said has been heard, then listen again (never to ourselves)."""
-        if self._speaking:
-            self.mouth.wait()
-            self._speaking = False
-        if self.listener:
+        if not self._speaking:
+            return  # nothing said: keep what the user may have said meanwhile
+        self.mouth.wait()
+        self._speaking = False
+        if self.listener and self.config.audio.mute_while_speaking:
             self.listener.resume()
 
     def announce(self, text: str) -> None:

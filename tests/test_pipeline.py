@@ -334,3 +334,13 @@ def test_ask_typed_with_ollama_down_still_answers_templates(_data_dir):
     assert r.returncode == 0, r.stderr
     replies = [json.loads(l) for l in r.stdout.splitlines() if '"reply"' in l]
     assert replies[0]["text"].startswith("It's ")
+
+
+def test_a_model_that_takes_too_long_is_a_spoken_timeout(ollama, turn):
+    ollama.script(MODEL, [Reply(content="Too late.", delay_s=4)])
+    a, events, _ = turn(ollama.url, config={"llm": {"model": MODEL, "response_timeout_s": 1.0}})
+    t0 = time.perf_counter()
+    a.handle_text("think hard")
+    assert time.perf_counter() - t0 < 3.5
+    assert "took longer than 1 second to answer" in reply(events)
+    assert any("llm.response_timeout_s" in d["message"] for d in named(events, "error"))

@@ -575,7 +575,8 @@ class Brain:
             return OllamaUnavailable(unavailable, partial)
         if isinstance(e, httpx.TimeoutException):
             return BrainTimeout(
-                f"The model took longer than {self.cfg.response_timeout_s:g} seconds to answer; "
+                f"The model took longer than {self.cfg.response_timeout_s:g} "
+                f"second{'' if self.cfg.response_timeout_s == 1 else 's'} to answer; "
                 "try again, or raise llm.response_timeout_s.",
                 partial,
             )

@@ -171,7 +171,8 @@ def timers_sentence(timers: Sequence[str]) -> str:
 
 
 def collect_timers(ctx: SkillContext) -> list[str]:
-    from skills.timers import TIMER, describe_left, service_for
+    from skills.timer_service import TIMER, describe_left
+    from skills.timers import service_for
 
     service = service_for(ctx)
     now = service.now()

@@ -14,10 +14,8 @@ import skills.commands as commands
 import skills.timers as timers
 from skills.gate import ConfirmationGate
 from skills.registry import SkillContext, SkillError, SkillRegistry
-from skills.timers import (
-    REMINDER, TIMER, TimerService, away_announcement, find_reminder, find_timer, on_start, resolve_reminder_time,
-    rounded_left, service_for,
-)
+from skills.timer_service import REMINDER, TIMER, Timer, TimerService, announcement, away_announcement, rounded_left
+from skills.timers import find_reminder, find_timer, on_start, resolve_reminder_time, service_for
 from voice.config import Config
 from voice.events import EventBus
 
@@ -90,11 +88,11 @@ def test_timers_fire_in_due_order_and_an_unnamed_one_is_named_by_its_length(tmp_
         assert heard == ["Your egg timer is done.", "Your tea timer is done."]
     finally:
         service.close()
-    unnamed = timers.Timer(1, TIMER, None, None, 600.0, None, None, "running", 0.0)
-    assert timers.announcement(unnamed) == "Your 10 minute timer is done."
-    hour = timers.Timer(1, TIMER, None, None, 3600.0, None, None, "running", 0.0)
+    unnamed = Timer(1, TIMER, None, None, 600.0, None, None, "running", 0.0)
+    assert announcement(unnamed) == "Your 10 minute timer is done."
+    hour = Timer(1, TIMER, None, None, 3600.0, None, None, "running", 0.0)
     assert hour.label == "one hour timer"
-    odd = timers.Timer(1, TIMER, None, None, 90.0, None, None, "running", 0.0)
+    odd = Timer(1, TIMER, None, None, 90.0, None, None, "running", 0.0)
     assert odd.label == "timer for 1 minute 30 seconds"
 
 
@@ -248,7 +246,7 @@ def test_a_paused_timer_stays_paused_across_a_restart(tmp_path, heard):
 
 
 def test_away_announcement_for_one():
-    t = timers.Timer(1, TIMER, "pizza", None, 600.0, 0.0, None, "fired", 0.0)
+    t = Timer(1, TIMER, "pizza", None, 600.0, 0.0, None, "fired", 0.0)
     assert away_announcement([t]) == "While I was away, your pizza timer finished."
 
 

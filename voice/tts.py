@@ -11,7 +11,7 @@ import importlib
 import logging
 import time
 from pathlib import Path
-from typing import Iterator, Optional, Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 

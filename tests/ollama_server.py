@@ -503,21 +503,31 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, str(e))
             return None
 
-    def _chat(self, body: dict[str, Any]) -> None:
+    def _load_for(self, body: dict[str, Any]) -> Optional[tuple[FakeModel, float, list[str]]]:
+        """Checks shared by chat and generate, as Ollama makes them; loads the model. None: refused."""
         model = self._known_model(body)
         if model is None:
-            return
+            return None
         keep_alive = self._keep_alive(body)
         if keep_alive is None:
-            return
+            return None
         caps = model.supported()
-        messages = body.get("messages") or []
         if body.get("tools") and "tools" not in caps:
-            return self._error(400, f"registry.ollama.ai/library/{model.name} does not support tools")
-        think = body.get("think")
-        if think not in (None, False) and "thinking" not in caps:
-            return self._error(400, f'"{model.name}" does not support thinking')
+            self._error(400, f"registry.ollama.ai/library/{model.name} does not support tools")
+            return None
+        if body.get("think") not in (None, False) and "thinking" not in caps:
+            self._error(400, f'"{model.name}" does not support thinking')
+            return None
         self.fake._load(model.name, keep_alive)
+        return model, keep_alive, caps
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        loaded = self._load_for(body)
+        if loaded is None:
+            return
+        model, keep_alive, caps = loaded
+        messages = body.get("messages") or []
+        think = body.get("think")
         if not messages:  # an empty chat only loads (or with keep_alive 0 unloads) the model
             reason = "unload" if keep_alive == 0 else "load"
             return self._send_json(200, {"model": model.name, "created_at": _now(),
@@ -529,17 +539,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(model, reply, body.get("stream", True) is not False, show_thinking, prompt_tokens, chat=True)
 
     def _generate(self, body: dict[str, Any]) -> None:
-        model = self._known_model(body)
-        if model is None:
+        loaded = self._load_for(body)
+        if loaded is None:
             return
-        keep_alive = self._keep_alive(body)
-        if keep_alive is None:
-            return
-        caps = model.supported()
+        model, keep_alive, caps = loaded
         think = body.get("think")
-        if think not in (None, False) and "thinking" not in caps:
-            return self._error(400, f'"{model.name}" does not support thinking')
-        self.fake._load(model.name, keep_alive)
         prompt = body.get("prompt") or ""
         if not prompt:  # documented: an empty prompt loads the model
             reason = "unload" if keep_alive == 0 else "load"

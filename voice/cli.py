@@ -12,6 +12,8 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
+from voice import events as ev
+
 app = typer.Typer(
     help="Hark: a local, private voice assistant. Speak an instruction; Hark does the work and asks before anything consequential.",
     no_args_is_help=True,
@@ -119,7 +121,7 @@ def listen(
         try:
             parts.brain.warm()
         except Exception as e:  # Ollama down is not fatal: templates still work, and it may come up later
-            events.emit("error", stage="llm", message=str(e))
+            events.emit(ev.ERROR, stage="llm", message=str(e))
         listener = LiveListener(mic, cfg.vad, events, cfg.audio.frame_ms, cfg.audio.echo_tail_ms / 1000)
         return Assistant(parts, listener), listener
 
@@ -127,7 +129,7 @@ def listen(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops Hark as cleanly as Ctrl-C
     _guard(listener.start)
-    events.emit("ready", microphone=listener.mic.device.name, speaker=assistant.parts.sink.device.name)
+    events.emit(ev.READY, microphone=listener.mic.device.name, speaker=assistant.parts.sink.device.name)
     err.print(f"[bold]Hark is listening[/] on {listener.mic.device.name}. Press Ctrl-C to stop.")
     try:
         assistant.run(stop)

@@ -227,8 +227,6 @@ class Assistant:
         conv.add_assistant("".join(answer), calls or None)
         # Skill results are spoken as they are: no second model round (faster, and nothing invented).
         for call in calls:
-            if self.state.state not in (State.THINKING, State.SPEAKING, State.ACTING, State.CONFIRMING):
-                self.state.to(State.THINKING)
             outcome = self.gate.execute(call.name, call.arguments, transcript=text, source="model")
             result = outcome.text if outcome.executed or outcome.ok else (outcome.text + " (not done)")
             conv.add_tool_result(call.name, result)

@@ -290,6 +290,8 @@ class MicrophoneSource:
 
     def close(self) -> None:
         self.closed.set()
+        if self.overflows:
+            log.warning("the microphone lost %d blocks of audio (the machine was too busy to keep up)", self.overflows)
         if self._stream is not None:
             try:
                 self._stream.stop()

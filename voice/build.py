@@ -66,7 +66,7 @@ def build_synth(config: Config):
     return s
 
 
-def build_parts(config: Config, events, sink, *, need_stt: bool = True, synth=None, transcriber=None):
+def build_parts(config: Config, events, sink, *, need_stt: bool = True, synth=None):
     """Load what a command needs. The brain only connects on first use: Ollama being down is not fatal."""
     from skills.registry import SkillRegistry
     from voice.assistant import Parts
@@ -76,7 +76,7 @@ def build_parts(config: Config, events, sink, *, need_stt: bool = True, synth=No
     return Parts(
         config=config,
         events=events,
-        transcriber=transcriber or (build_transcriber(config) if need_stt else None),
+        transcriber=build_transcriber(config) if need_stt else None,
         synth=synth or build_synth(config),
         sink=sink,
         brain=Brain(config.llm, config.ollama_host),

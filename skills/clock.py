@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
+from skills.phrasing import spoken_clock
 from skills.registry import SkillContext, skill
-
-
-def _spoken_time(ctx: SkillContext) -> str:
-    now = ctx.now()
-    hour = now.strftime("%I").lstrip("0") or "12"
-    minute = now.strftime("%M")
-    clock = f"{hour} {now.strftime('%p')}" if minute == "00" else f"{hour}:{minute} {now.strftime('%p')}"
-    return clock
 
 
 @skill(sentences=["what time is it", "what's the time", "tell me the time"])
 def current_time(ctx: SkillContext) -> str:
     """Tell the current local time."""
-    return f"It's {_spoken_time(ctx)}."
+    return f"It's {spoken_clock(ctx.now())}."
 
 
 @skill(sentences=["what's the date [today]", "what day is it [today]", "what is today's date", "what is the date [today]"])

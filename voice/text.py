@@ -22,6 +22,7 @@ import unicodedata
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
+from skills.phrasing import spoken_list  # noqa: F401 (re-exported: its home is skills.phrasing)
 from voice.thinking import strip_thinking
 
 # ---------------------------------------------------------------- sentence splitting
@@ -372,17 +373,3 @@ def normalize_for_match(text: str) -> str:
     text = re.sub(r"[^\w\s\x00\x01\x02]|_", " ", text)
     text = text.replace("\x00", ".").replace("\x01", ":").replace("\x02", "'")
     return " ".join(text.split())
-
-
-# ---------------------------------------------------------------- lists
-
-def spoken_list(items: Sequence[str], conjunction: str = "and") -> str:
-    """'a', 'a and b', 'a, b, and c' ("" for none); blank items are dropped.
-
-    The Oxford comma keeps the last two items apart when heard ("eggs, bread, and butter").
-    Blank items are dropped so a missing name never becomes a stray ", , and".
-    """
-    kept = [item for item in items if item and item.strip()]
-    if len(kept) <= 2:
-        return f" {conjunction} ".join(kept)
-    return ", ".join(kept[:-1]) + f", {conjunction} " + kept[-1]

@@ -41,6 +41,29 @@ def test_mistakes_name_the_key(tmp_path, text, needle):
         load_config(p)
 
 
+@pytest.mark.parametrize("text,needle", [
+    ("vad:\n  hangvoer_ms: 300\n", "unknown key 'vad.hangvoer_ms' (did you mean 'vad.hangover_ms'?)"),
+    ("sttt:\n  model: x\n", "did you mean 'stt'?"),
+    ("llm:\n  modle: x\n", "did you mean 'llm.model'?"),
+])
+def test_a_typo_gets_a_suggestion(tmp_path, text, needle):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert needle in str(e.value)
+
+
+def test_yaml_syntax_error_is_one_sentence_with_the_line(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("vad:\n  hangover_ms: 300\nstt: model: x\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    message = str(e.value)
+    assert "\n" not in message and str(p) in message and "line 3" in message
+    assert "in \"<unicode string>\"" not in message  # no raw PyYAML dump
+
+
 def test_missing_explicit_config_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "none.yaml")

@@ -7,6 +7,7 @@ platformdirs; `HARK_DATA_DIR` moves all state (logs, databases, recordings).
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Literal, Optional, Union
@@ -82,6 +83,12 @@ class LlmConfig(_Section):
     max_history_messages: int = Field(20, ge=0, le=200)
     connect_timeout_s: float = Field(3.0, gt=0)
     response_timeout_s: float = Field(60.0, gt=0)
+    # Bounds on one answer: overall time, tokens generated, characters read aloud (the rest is printed).
+    answer_deadline_s: float = Field(45.0, gt=0)
+    num_predict: int = Field(400, ge=1)
+    max_spoken_chars: int = Field(600, ge=50)
+    # Honour HTTP(S)_PROXY/ALL_PROXY for Ollama; off, so transcripts never go through a proxy by accident.
+    use_proxy: bool = False
 
 
 class TtsConfig(_Section):
@@ -141,12 +148,39 @@ def data_dir() -> Path:
     """Where Hark keeps its state: `HARK_DATA_DIR`, else the XDG data dir."""
     env = os.environ.get("HARK_DATA_DIR")
     path = Path(env).expanduser() if env else user_data_path(APP)
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _make_private(path)
     return path
+
+
+def _make_private(path: Path) -> None:
+    """Tighten Hark's own data folder to 0700 (it holds transcripts, tasks and the audit log).
+
+    Only a folder this user owns, and never a shared one (sticky bit, like /tmp) or the home
+    folder itself, in case HARK_DATA_DIR points there.  A read-only folder stays as it is.
+    """
+    try:
+        st = path.stat()
+        if st.st_mode & 0o077 and st.st_uid == os.getuid() and not st.st_mode & 0o1000 \
+                and path.resolve() != Path.home().resolve():
+            path.chmod(0o700)
+    except OSError:
+        pass
 
 
 def default_config_path() -> Path:
     return user_config_path(APP) / "config.yaml"
+
+
+def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys allowed next to `loc[-1]` (the section it sits in), for "did you mean"."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
 
 
 def _describe(err: ValidationError, source: str) -> str:
@@ -154,10 +188,23 @@ def _describe(err: ValidationError, source: str) -> str:
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
         if e["type"] == "extra_forbidden":
-            lines.append(f"  - unknown key '{key}' (check the spelling; see config.yaml in the Hark repository)")
+            known = _known_keys(Config, tuple(e["loc"]))
+            close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1, cutoff=0.6)
+            prefix = ".".join(str(p) for p in e["loc"][:-1])
+            hint = f"did you mean '{prefix + '.' if prefix else ''}{close[0]}'?" if close else (
+                "check the spelling; every key is listed in config.yaml in the Hark repository")
+            lines.append(f"  - unknown key '{key}' ({hint})")
         else:
             lines.append(f"  - '{key}': {e['msg']} (got {e.get('input')!r})")
     return "\n".join(lines)
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """One sentence with the line and column of a YAML mistake."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "an unknown line"
+    return f"{problem} at {where}"
 
 
 def load_config(path: Optional[Path] = None) -> Config:
@@ -180,7 +227,7 @@ def load_config(path: Optional[Path] = None) -> Config:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read config file {path}: {e}") from e
     except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
+        raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(e)}.") from e
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

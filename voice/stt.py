@@ -17,11 +17,11 @@ from typing import Optional, Protocol
 
 import numpy as np
 
+from voice.audio import RATE
 from voice.config import SttConfig
 
 log = logging.getLogger("hark.stt")
 
-RATE = 16000
 
 
 class SttError(Exception):

@@ -113,6 +113,3 @@ class PiperSynthesizer:
             return
         for chunk in self.voice.synthesize(text, self._syn_config()):
             yield chunk.audio_float_array
-
-    def silence(self, seconds: float) -> np.ndarray:
-        return np.zeros(int(self.sample_rate * seconds), np.float32)

@@ -16,9 +16,9 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
+from voice.audio import RATE
 from voice.config import VadConfig
 
-RATE = 16000
 
 
 @dataclass(frozen=True)

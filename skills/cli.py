@@ -39,20 +39,33 @@ def _tasks_options(config: ConfigOption = None) -> None:
     _State.config = config
 
 
+def _echo(text: object, err: bool = False, nl: bool = True) -> None:
+    """Print text holding the user's words: control characters never reach the terminal."""
+    from voice.terminal import clean
+
+    typer.echo(clean(text), err=err, nl=nl)
+
+
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
+    _echo(f"Error: {message}", err=True)
     return typer.Exit(1)
 
 
 def _open_store(config: Optional[Path]) -> "TaskStore":
     from skills.registry import SkillError
     from skills.store import TaskStore
+    from voice.build import data_dir_problem
     from voice.config import ConfigError, data_dir, load_config
 
     try:
         cfg = load_config(config or _State.config)
     except ConfigError as e:
         raise _fail(str(e)) from None
+    # A read-only or full folder is said as such, before SQLite's own error (which cannot
+    # tell it from a damaged file) could suggest moving a healthy database aside.
+    problem = data_dir_problem()
+    if problem:
+        raise _fail(problem)
     try:
         return TaskStore(data_dir() / "hark.db", default_list=cfg.skills.default_list)
     except SkillError as e:
@@ -94,11 +107,13 @@ def _print_tasks_table(tasks: list["Task"], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    from voice.terminal import shown
+
+    table = Table(title=shown(title))
     for column in ("ID", "List", "Task", "Due", "Done"):
         table.add_column(column, justify="right" if column == "ID" else "left")
-    for t in tasks:
-        table.add_row(str(t.id), t.list, t.text, _show_time(t.due), "yes" if t.done else "")
+    for t in tasks:  # shown(): a task's "[/b]" or "[link=...]" is printed, never parsed as markup
+        table.add_row(str(t.id), shown(t.list), shown(t.text), _show_time(t.due), "yes" if t.done else "")
     Console().print(table)
 
 
@@ -118,7 +133,7 @@ def add_cmd(
         typer.echo(jsonlib.dumps(task.to_dict(), ensure_ascii=False))
     else:
         suffix = f" (due {_show_time(task.due)})" if task.due else ""
-        typer.echo(f"Added #{task.id} to {task.list}: {task.text}{suffix}")
+        _echo(f"Added #{task.id} to {task.list}: {task.text}{suffix}")
 
 
 @tasks_app.command("list")
@@ -134,7 +149,7 @@ def list_cmd(
     if json:
         typer.echo(jsonlib.dumps([t.to_dict() for t in tasks], ensure_ascii=False, indent=2))
     elif not tasks:
-        typer.echo("No tasks." if not list_name else f"No tasks on {list_name}.")
+        _echo("No tasks." if not list_name else f"No tasks on {list_name}.")
     else:
         _print_tasks_table(tasks, "Tasks" if not list_name else f"Tasks on {tasks[0].list}")
 
@@ -161,7 +176,7 @@ def done_cmd(task_id: Annotated[int, typer.Argument(help="The task's number (see
         return store.complete(task_id)
 
     task = _run(store, complete)
-    typer.echo(f"Done #{task.id}: {task.text}")
+    _echo(f"Done #{task.id}: {task.text}")
 
 
 @tasks_app.command("delete")
@@ -175,7 +190,7 @@ def delete_cmd(task_id: Annotated[int, typer.Argument(help="The task's number (s
         return store.delete(task_id)
 
     task = _run(store, delete)
-    typer.echo(f"Deleted #{task.id}: {task.text}")
+    _echo(f"Deleted #{task.id}: {task.text}")
 
 
 @tasks_app.command("undo")
@@ -185,7 +200,7 @@ def undo_cmd(config: ConfigOption = None) -> None:
     undone = _run(store, store.undo)
     if undone is None:
         raise _fail("there is nothing to undo.")
-    typer.echo(f"Undid {undone}.")
+    _echo(f"Undid {undone}.")
 
 
 def tasks_markdown(tasks: list["Task"]) -> str:
@@ -224,12 +239,19 @@ def export_cmd(
         raise _fail(f"unknown format {format!r}; use markdown or todotxt.")
     store = _open_store(config)
     tasks = _run(store, lambda: store.list_tasks(list_name, include_done=True))
-    typer.echo(writer(tasks), nl=False)
+    _echo(writer(tasks), nl=False)
 
 
 def read_audit(path: Path, limit: int) -> tuple[list[dict], int]:
-    """The last `limit` audit records (oldest first) and how many lines could not be read."""
+    """The last `limit` actions in the audit log (oldest first) and how many lines could not be read.
+
+    The gate writes two lines per action, an `intent` before it runs and an `outcome` after,
+    sharing an `id`: they are merged into one record (the outcome's fields win).  An intent
+    with no outcome stays as it is (the action started, its end was never recorded); a line
+    of the older one-line format is one action.
+    """
     records: list[dict] = []
+    by_id: dict[str, int] = {}
     bad = 0
     try:
         with path.open(encoding="utf-8", errors="replace") as f:
@@ -241,13 +263,27 @@ def read_audit(path: Path, limit: int) -> tuple[list[dict], int]:
                 except ValueError:
                     bad += 1
                     continue
-                if isinstance(record, dict):
-                    records.append(record)
-                else:
+                if not isinstance(record, dict):
                     bad += 1
+                elif record.get("phase") == "outcome" and record.get("id") in by_id:
+                    i = by_id.pop(record["id"])
+                    records[i] = {**records[i], **record}
+                else:
+                    if record.get("phase") == "intent" and isinstance(record.get("id"), str):
+                        by_id[record["id"]] = len(records)
+                    records.append(record)
     except FileNotFoundError:
         return [], 0
     return (records[-limit:] if limit > 0 else []), bad
+
+
+def _outcome(record: dict) -> str:
+    """How an action ended, as the history table says it."""
+    if record.get("phase") == "intent":
+        return "started; no outcome recorded (Hark stopped?)"
+    if record.get("phase") == "outcome" and not record.get("ok"):
+        return ("failed: " if record.get("executed") else "not done: ") + str(record.get("text", ""))
+    return "done"
 
 
 def _short_time(value: object) -> str:
@@ -268,6 +304,7 @@ def history(
     from rich.table import Table
 
     from voice.config import ConfigError, data_dir, load_config
+    from voice.terminal import shown
 
     try:
         load_config(config)  # a broken config is reported here as everywhere else
@@ -279,28 +316,30 @@ def history(
     except OSError as e:
         raise _fail(f"cannot read the audit log {path}: {e}") from None
     if bad:
-        typer.echo(f"Warning: skipped {bad} unreadable line(s) in {path}.", err=True)
+        _echo(f"Warning: skipped {bad} unreadable line(s) in {path}.", err=True)
     if json:
         typer.echo(jsonlib.dumps(records, ensure_ascii=False, indent=2, default=str))
         return
     if not records:
-        typer.echo(f"No actions recorded yet ({path}).")
+        _echo(f"No actions recorded yet ({path}).")
         return
     table = Table(title="Last action" if len(records) == 1 else f"Last {len(records)} actions")
     table.add_column("Time", no_wrap=True)
     table.add_column("Skill", no_wrap=True)
-    for column in ("Arguments", "Transcript", "Confirmation"):
+    for column in ("Arguments", "Transcript", "Confirmation", "Outcome"):
         table.add_column(column, overflow="fold")
     for r in records:
         args = r.get("arguments")
-        shown = args
+        args_text = args
         if isinstance(args, dict):  # unset optional arguments are noise in a table
-            shown = ", ".join(f"{k}={v}" for k, v in args.items() if v is not None)
-        table.add_row(
-            _short_time(r.get("time")),
-            str(r.get("skill", "")),
-            shown if isinstance(shown, str) else jsonlib.dumps(shown, ensure_ascii=False, default=str),
-            str(r.get("transcript", "")),
-            str(r.get("confirmation", "")),
+            args_text = ", ".join(f"{k}={v}" for k, v in args.items() if v is not None)
+        table.add_row(  # every cell literal text: transcripts and arguments are the user's words
+            shown(_short_time(r.get("time"))),
+            shown(r.get("skill", "")),
+            shown(args_text if isinstance(args_text, str)
+                  else jsonlib.dumps(args_text, ensure_ascii=False, default=str)),
+            shown(r.get("transcript", "")),
+            shown(r.get("confirmation", "")),
+            shown(_outcome(r)),
         )
     Console().print(table)

@@ -7,10 +7,15 @@ Safety rests on three things, all in code:
 - a spoken name containing shell punctuation is refused outright, even if it
   would resolve to a configured name, so nothing the model writes gets near a
   program;
-- `run_command` is consequential: the gate speaks the exact command line and
-  waits for a yes (unless the user lists it in `confirm.not_required_for`).
+- `run_command` is always confirmed (`always_confirm`: configuration can't waive
+  it).  The preview speaks the exact configured name (so a model's "helo" is
+  heard back as "hello") and what it runs in plain words; the confirmed `Plan`
+  carries the exact argv, and that argv is what runs.
 
-The subprocess helpers here are shared with the status report.
+Output is read in a bounded stream: at most `MAX_READ_BYTES` of each pipe is
+kept, the rest is read and dropped (so a chatty command neither fills memory
+nor blocks on a full pipe).  The subprocess helpers here are shared with the
+status report.
 """
 
 from __future__ import annotations
@@ -21,16 +26,22 @@ import re
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import IO, Any, Optional
 
-from skills.registry import SkillContext, SkillError, SkillResult, skill
+from skills.registry import Plan, SkillContext, SkillError, SkillResult, StateChanged, skill
 from voice.text import spoken_list
 
 # Keep the action result small even if a command prints megabytes.
 MAX_KEPT_OUTPUT = 20_000
+# Read at most this much of each output pipe into memory; the rest is drained and dropped.
+MAX_READ_BYTES = 64 * 1024
+# A preview longer than this is cut (the full line is in the user's own config).
+MAX_SPOKEN_COMMAND = 240
+_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "fish"}
 # A spoken summary of output: about one sentence.
 SPOKEN_OUTPUT_CHARS = 140
 
@@ -51,6 +62,7 @@ class CommandRun:
     stderr: str
     seconds: float
     timed_out: bool = False
+    dropped_bytes: int = 0        # output beyond MAX_READ_BYTES per stream, read and thrown away
 
     @property
     def ok(self) -> bool:
@@ -65,6 +77,7 @@ class CommandRun:
             "seconds": round(self.seconds, 3),
             "stdout": self.stdout[-MAX_KEPT_OUTPUT:],
             "stderr": self.stderr[-MAX_KEPT_OUTPUT:],
+            "dropped_bytes": self.dropped_bytes,
         }
 
 
@@ -107,8 +120,41 @@ def split_command_line(line: str, label: str) -> list[str]:
     return [os.path.expanduser(os.path.expandvars(a)) for a in argv]
 
 
-def run_command_line(argv: list[str], timeout_s: float, label: str) -> CommandRun:
-    """Run argv with a timeout; on timeout kill its whole process group (scripts spawn children)."""
+class _CappedReader(threading.Thread):
+    """Reads a pipe to its end, keeping only the first `limit` bytes."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        super().__init__(name="hark-command-output", daemon=True)
+        self.stream = stream
+        self.limit = limit
+        self.kept = bytearray()
+        self.dropped = 0
+
+    def run(self) -> None:
+        fd = self.stream.fileno()
+        try:
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                room = max(0, self.limit - len(self.kept))
+                self.kept += chunk[:room]
+                self.dropped += len(chunk) - min(room, len(chunk))
+        except OSError:
+            pass
+        finally:
+            self.stream.close()
+
+    def text(self) -> str:
+        return bytes(self.kept).decode("utf-8", errors="replace")
+
+
+def run_command_line(argv: list[str], timeout_s: float, label: str, *, max_bytes: int = MAX_READ_BYTES,
+                     env: Optional[dict[str, str]] = None, cwd: Optional[Path] = None) -> CommandRun:
+    """Run argv with a timeout; on timeout kill its whole process group (scripts spawn children).
+
+    Output is bounded: each pipe keeps its first `max_bytes`, the rest is drained and dropped.
+    """
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -116,10 +162,9 @@ def run_command_line(argv: list[str], timeout_s: float, label: str) -> CommandRu
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
             # Commands run from the home folder, as in a new terminal, wherever Hark was started.
-            cwd=Path.home(),
+            cwd=cwd or Path.home(),
+            env=env,
             start_new_session=True,
         )
     except FileNotFoundError:
@@ -130,19 +175,29 @@ def run_command_line(argv: list[str], timeout_s: float, label: str) -> CommandRu
         raise CommandNotRunnable(f"I couldn't start the {label}: {argv[0]} is not executable.") from None
     except OSError as e:
         raise CommandNotRunnable(f"I couldn't start the {label}: {e.strerror or e}.") from None
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [_CappedReader(proc.stdout, max_bytes), _CappedReader(proc.stderr, max_bytes)]
+    for r in readers:
+        r.start()
+    deadline = started + timeout_s
     try:
-        out, err = proc.communicate(timeout=timeout_s)
-        return CommandRun(argv, proc.returncode, out, err, time.monotonic() - started)
+        proc.wait(timeout=timeout_s)
+        for r in readers:  # a background child may still hold the pipes: it gets the same deadline
+            r.join(timeout=max(0.0, deadline - time.monotonic()))
+        timed_out = any(r.is_alive() for r in readers)
     except subprocess.TimeoutExpired:
+        timed_out = True
+    if timed_out:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        try:
-            out, err = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:  # a grandchild escaped the group and holds the pipes
-            out, err = "", ""
-        return CommandRun(argv, None, out or "", err or "", time.monotonic() - started, timed_out=True)
+        proc.wait()
+        for r in readers:  # one that escaped the group may hold a pipe open: don't wait for it forever
+            r.join(timeout=5)
+    out, err = readers
+    return CommandRun(argv, None if timed_out else proc.returncode, out.text(), err.text(),
+                      time.monotonic() - started, timed_out=timed_out, dropped_bytes=out.dropped + err.dropped)
 
 
 def summarize_output(text: str, max_chars: int = SPOKEN_OUTPUT_CHARS, max_lines: int = 2) -> str:
@@ -205,11 +260,48 @@ def _label(name: str) -> str:
     return _normalize_name(name) or name
 
 
-def _preview_run(ctx: SkillContext, name: str) -> str:
+def _spoken_arg(arg: str) -> str:
+    home = str(Path.home())
+    if arg == home:
+        return "your home folder"
+    if arg.startswith(home + "/"):
+        return "~/" + arg[len(home) + 1:]
+    return arg
+
+
+def describe_argv(argv: list[str]) -> str:
+    """What a command line does, in words: 'the program restic, given backup ~/Documents'.
+
+    A shell script (`sh -c '...'`) is read as its commands: 'these shell commands: cd ~/site, then make'.
+    """
+    program = os.path.basename(argv[0])
+    args = argv[1:]
+    if program in _SHELLS and "-c" in args[:2] and args.index("-c") + 1 < len(args):
+        script = args[args.index("-c") + 1]
+        script = re.sub(r"\s*(?:&&|;|\n)\s*", ", then ", script.strip().rstrip(";"))
+        script = re.sub(r"\s*\|\|\s*", ", or else ", script)
+        script = re.sub(r"\s*\|\s*", ", passed to ", script)
+        said = f"these {program} commands: {_spoken_arg(script)}"
+    elif args:
+        said = f"the program {program}, given {' '.join(_spoken_arg(a) for a in args)}"
+    else:
+        said = f"the program {program}"
+    if len(said) > MAX_SPOKEN_COMMAND:
+        cut = said[:MAX_SPOKEN_COMMAND]
+        said = cut[: cut.rfind(" ")] + ", and more (the full line is in your config)"
+    return said
+
+
+def _preview_run(ctx: SkillContext, name: str) -> Plan:
     configured = ctx.config.skills.commands
     # An unknown name raises (listing the configured ones): the gate says so instead of asking.
     resolved = resolve_command_name(name, configured)
-    return f"I'll run the {_label(resolved)} command: {configured[resolved]}."
+    argv = split_command_line(configured[resolved], _label(resolved))
+    heard = name.strip().rstrip(".!?,").strip()
+    # A near miss ("helo") is said back as the exact configured name, so the yes is for that one.
+    said = "" if _normalize_name(heard) == _normalize_name(resolved) else f"You said {heard}. "
+    text = f"{said}I'll run your command named {resolved}, which runs {describe_argv(argv)}."
+    return Plan(text, {"skill": "run_command", "name": resolved, "argv": argv})
 
 
 def describe_run(label: str, run: CommandRun, timeout_s: float) -> str:
@@ -224,7 +316,7 @@ def describe_run(label: str, run: CommandRun, timeout_s: float) -> str:
 
 
 @skill(
-    consequential=True,
+    always_confirm=True,
     preview=_preview_run,
     sentences=[
         "run [the] {name}",
@@ -240,10 +332,16 @@ def run_command(ctx: SkillContext, name: CommandName) -> SkillResult:
     Args:
         name: The configured name of the command, for example "backup".
     """
-    configured = ctx.config.skills.commands
-    resolved = resolve_command_name(name, configured)
+    plan = ctx.plan.data if isinstance(ctx.plan, Plan) and isinstance(ctx.plan.data, dict) else None
+    locked = plan if plan is not None and plan.get("skill") == "run_command" else None
+    if locked is None:
+        locked = _preview_run(ctx, name).data
+    resolved, argv = locked["name"], list(locked["argv"])
     label = _label(resolved)
-    argv = split_command_line(configured[resolved], label)
+    line = ctx.config.skills.commands.get(resolved)
+    # Exactly the argv that was read back, and only while the config still says so.
+    if line is None or split_command_line(line, label) != argv:
+        raise StateChanged("Your commands changed while I was asking, so I ran nothing.")
     timeout_s = float(ctx.config.skills.command_timeout_s)
     run = run_command_line(argv, timeout_s, label)
     return SkillResult(describe_run(label, run, timeout_s), {"name": resolved, **run.as_data()})

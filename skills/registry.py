@@ -87,7 +87,8 @@ class SkillContext:
     clock: Callable[[], datetime] = datetime.now
     # Say something unprompted (a timer is due). The voice loop replaces this with speech.
     # `announce(text, on_played)`: the loop calls `on_played()` once the words have been played.
-    announce: Callable[..., None] = field(default=lambda text, on_played=None: log.warning("announcement: %s", text))
+    # With no voice loop the words go to the log, and only at DEBUG (the log holds no user words at INFO).
+    announce: Callable[..., None] = field(default=lambda text, on_played=None: log.debug("announcement: %s", text))
     # Only the live loop (`hark listen`, later `ptt`) fires timers; one-shot commands never do.
     live: bool = False
     # Set by the gate around each call: who chose it, and the plan the user confirmed (if any).
@@ -189,25 +190,27 @@ class Skill:
             raise SkillArgumentError(f"I couldn't run {self.spoken_name}: " + "; ".join(problems) + ".") from e
         return model.model_dump()
 
-    def describe_action(self, ctx: SkillContext, arguments: dict[str, Any]) -> str:
-        """The short spoken preview of what a call will do.
+    def describe_action(self, ctx: SkillContext, arguments: dict[str, Any]) -> Plan:
+        """What a call will do: the spoken preview and the exact target, as a `Plan`.
 
+        A preview may return a Plan or a plain string (wrapped into a Plan with no data).
         A preview raises SkillError when it already knows the call cannot work;
         the gate then says why instead of asking for a yes that would change nothing.
         """
         if callable(self.preview):
             try:
-                return self.preview(ctx, **arguments)
+                made = self.preview(ctx, **arguments)
+                return made if isinstance(made, Plan) else Plan(str(made))
             except SkillError:
                 raise  # the call cannot work (no such task): say so instead of asking
             except Exception:
                 log.exception("preview of %s failed", self.name)
         elif isinstance(self.preview, str):
             try:
-                return self.preview.format(**arguments)
+                return Plan(self.preview.format(**arguments))
             except (KeyError, IndexError, ValueError):
-                return self.preview
-        return f"I'll {self.spoken_name}."
+                return Plan(self.preview)
+        return Plan(f"I'll {self.spoken_name}.")
 
     @property
     def spoken_name(self) -> str:

@@ -4,14 +4,19 @@ Every part is a pure function from plain data to one sentence (tested with fixed
 inputs) plus a small collector that reads the real world.  A part that fails
 says so in a few words; it never takes the rest of the report down.  Git and
 the configured status commands run concurrently, each with the configured
-timeout, and nothing here changes anything (so nothing is consequential).
+timeout and a bounded read of their output, and nothing here changes anything
+(so nothing is consequential).
+
+Reading a repository must not run its code: a repository's own config can name
+programs git runs during `status` (`core.fsmonitor`, hooks such as
+post-index-change), so every git call turns those off on its command line
+(`GIT_SAFE_ARGS`) and takes no optional locks (so it never writes the index).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -24,6 +29,11 @@ from skills.registry import SkillContext, SkillResult, skill
 from voice.text import spoken_list
 
 log = logging.getLogger("hark.status")
+
+# Given to every git call, before the subcommand: no fsmonitor program, no hooks, no index writes.
+GIT_SAFE_ARGS = ("--no-optional-locks", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
+# `git status --porcelain` of a very dirty tree can be long; the branch lines come first.
+GIT_MAX_OUTPUT = 1024 * 1024
 
 # Percent figures above these get a word of warning in the report.
 DISK_WARN = 90
@@ -237,22 +247,24 @@ def collect_git(path: Path, timeout_s: float) -> GitStatus:
     if not path.is_dir():
         return GitStatus(name, problem=f"{name} is not a folder, so it is not a git repository.")
     try:
-        proc = subprocess.run(
-            ["git", "-C", str(path), "status", "--porcelain=v2", "--branch"],
-            capture_output=True, text=True, errors="replace", timeout=timeout_s, stdin=subprocess.DEVNULL,
+        run = run_command_line(
+            ["git", *GIT_SAFE_ARGS, "-C", str(path), "status", "--porcelain=v2", "--branch"],
+            timeout_s, "git", max_bytes=GIT_MAX_OUTPUT, cwd=path,
             # Never stop to ask for credentials or take a lock on the index.
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"},
         )
-    except FileNotFoundError:
-        return GitStatus(name, problem="git is not installed, so I can't check repositories.")
-    except subprocess.TimeoutExpired:
+    except CommandNotRunnable as e:
+        if "was not found" in str(e):
+            return GitStatus(name, problem="git is not installed, so I can't check repositories.")
+        return GitStatus(name, problem=str(e))
+    if run.timed_out:
         return GitStatus(name, problem=f"git took too long on {name}.")
-    if proc.returncode != 0:
-        if "not a git repository" in proc.stderr.lower():
+    if run.exit_code != 0:
+        if "not a git repository" in run.stderr.lower():
             return GitStatus(name, problem=f"{name} is not a git repository.")
-        detail = summarize_output(proc.stderr, max_lines=1)
+        detail = summarize_output(run.stderr, max_lines=1)
         return GitStatus(name, problem=f"git could not read {name}" + (f": {detail}." if detail else "."))
-    return parse_git_status(name, proc.stdout)
+    return parse_git_status(name, run.stdout)
 
 
 # ---- custom status commands -------------------------------------------------------------------

@@ -6,6 +6,11 @@ loses nothing that was committed and never leaves a half-written change.
 Every change also writes a journal entry holding the rows as they were
 before it, so `undo()` can put them back exactly.
 
+Changes a user confirmed are plan-locked: a caller passes what it read back
+(`expected=` a task as it was, the exact rows of a bulk delete, the journal
+entry to undo), and the store checks it inside the same write transaction as
+the change.  If anything differs, it raises `StateChanged` and changes nothing.
+
 Times are stored as naive local ISO strings (`2026-11-23T17:00:00`): they
 sort as text, and "due today" is about the user's wall clock.
 """
@@ -16,6 +21,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +29,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from skills.registry import SkillContext, SkillError
+from skills.registry import SkillContext, SkillError, StateChanged
 
 DEFAULT_LIST = "inbox"
 MAX_TEXT_CHARS = 500
@@ -61,6 +67,10 @@ _MIGRATIONS = [
         new_lists TEXT NOT NULL   -- JSON: lists the change created
     );
     """,
+    # Epoch seconds of each change (real time, sub-second): "undo" compares it with timer changes.
+    """
+    ALTER TABLE journal ADD COLUMN at REAL;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -69,6 +79,20 @@ _TASK_COLUMNS = ("id", "list", "text", "done", "due", "created", "completed")
 
 class StoreError(SkillError):
     """The task store cannot do what was asked (the message is speakable)."""
+
+
+def changed_while_asking(did: str) -> StateChanged:
+    """'Your list changed while I was asking, so I deleted nothing.'"""
+    return StateChanged(f"Your list changed while I was asking, so I {did}.")
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One change `undo()` can revert: its id, when it was made (epoch seconds) and what it was."""
+
+    id: int
+    at: float
+    description: str
 
 
 @dataclass(frozen=True)
@@ -170,10 +194,12 @@ class TaskStore:
         path: Path,
         default_list: str = DEFAULT_LIST,
         clock: Callable[[], datetime] = datetime.now,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path).expanduser()
         self.default_list = normalize_list_name(default_list, DEFAULT_LIST)
         self._clock = clock
+        self._wall = wall  # real time for journal order across stores; `clock` may be fixed in tests
         self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,6 +241,8 @@ class TaskStore:
                 except sqlite3.Error:
                     if self._db.in_transaction:
                         self._db.execute("ROLLBACK")
+                    if self._db.execute("PRAGMA user_version").fetchone()[0] > target:
+                        continue  # another Hark process opening the same file applied it first
                     raise
 
     @contextmanager
@@ -247,8 +275,9 @@ class TaskStore:
     ) -> None:
         rows = [[t.id, t.list, t.text, int(t.done), _iso(t.due), _iso(t.created), _iso(t.completed)] for t in before]
         db.execute(
-            "INSERT INTO journal(time, description, task_ids, before, new_lists) VALUES (?, ?, ?, ?, ?)",
-            (self._now(), description, json.dumps(task_ids), json.dumps(rows), json.dumps(list(new_lists))),
+            "INSERT INTO journal(time, at, description, task_ids, before, new_lists) VALUES (?, ?, ?, ?, ?, ?)",
+            (self._now(), self._wall(), description, json.dumps(task_ids), json.dumps(rows),
+             json.dumps(list(new_lists))),
         )
         db.execute("DELETE FROM journal WHERE id <= (SELECT MAX(id) FROM journal) - ?", (JOURNAL_KEEP,))
 
@@ -257,6 +286,15 @@ class TaskStore:
         if row is None:
             raise StoreError(f"There is no task number {task_id}.")
         return _row_to_task(row)
+
+    def _get_expected(self, db: sqlite3.Connection, task_id: int, expected: Task | None, did: str) -> Task:
+        """The task as stored; if the caller confirmed it as `expected` and it differs (or is gone), StateChanged."""
+        if expected is None:
+            return self._get(db, task_id)
+        row = db.execute(f"SELECT {', '.join(_TASK_COLUMNS)} FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        if row is None or _row_to_task(row) != expected:
+            raise changed_while_asking(did)
+        return expected
 
     def _clean_text(self, text: str) -> str:
         text = re.sub(r"\s+", " ", text or "").strip()
@@ -353,19 +391,20 @@ class TaskStore:
                           (name,) if new_list else ())
             return self._get(db, task_id)
 
-    def complete(self, task_id: int) -> Task:
+    def complete(self, task_id: int, *, expected: Task | None = None) -> Task:
         with self._tx() as db:
-            before = self._get(db, task_id)
+            before = self._get_expected(db, task_id, expected, "marked nothing done")
             if before.done:
                 raise StoreError(f"'{before.text}' is already done.")
             db.execute("UPDATE tasks SET done = 1, completed = ? WHERE id = ?", (self._now(), task_id))
             self._journal(db, f"marking '{before.text}' as done", [task_id], [before])
             return self._get(db, task_id)
 
-    def edit(self, task_id: int, text: str | None = None, due: datetime | None = None, *, clear_due: bool = False) -> Task:
+    def edit(self, task_id: int, text: str | None = None, due: datetime | None = None, *, clear_due: bool = False,
+             expected: Task | None = None) -> Task:
         """Change a task's text and/or due time (`clear_due=True` removes the due time)."""
         with self._tx() as db:
-            before = self._get(db, task_id)
+            before = self._get_expected(db, task_id, expected, "changed nothing")
             new_text = before.text if text is None else self._clean_text(text)
             if clear_due:
                 new_due = None
@@ -381,16 +420,20 @@ class TaskStore:
             self._journal(db, what, [task_id], [before])
             return self._get(db, task_id)
 
-    def delete(self, task_id: int) -> Task:
+    def delete(self, task_id: int, *, expected: Task | None = None) -> Task:
         """Delete one task; returns it as it was."""
         with self._tx() as db:
-            before = self._get(db, task_id)
+            before = self._get_expected(db, task_id, expected, "deleted nothing")
             db.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
             self._journal(db, f"deleting '{before.text}' from {self.spoken_list_name(before.list)}", [task_id], [before])
             return before
 
-    def clear(self, list_name: str | None) -> int:
-        """Delete every task (done or not) on a list; `None` means every list. Returns how many."""
+    def clear(self, list_name: str | None, *, expected: list[Task] | tuple[Task, ...] | None = None) -> int:
+        """Delete every task (done or not) on a list; `None` means every list. Returns how many.
+
+        With `expected` (the exact tasks the user agreed to delete), a list that gained,
+        lost or changed a task meanwhile raises StateChanged and nothing is deleted.
+        """
         with self._tx() as db:
             if list_name is None:
                 rows = db.execute(f"SELECT {', '.join(_TASK_COLUMNS)} FROM tasks ORDER BY id").fetchall()
@@ -402,6 +445,8 @@ class TaskStore:
                 ).fetchall()
                 where = self.spoken_list_name(name)
             before = [_row_to_task(r) for r in rows]
+            if expected is not None and before != list(expected):
+                raise changed_while_asking("deleted nothing")
             if not before:
                 return 0
             ids = [t.id for t in before]
@@ -412,16 +457,32 @@ class TaskStore:
 
     def last_change(self) -> str | None:
         """What `undo()` would revert, or None."""
-        with self._lock:
-            row = self._db.execute("SELECT description FROM journal ORDER BY id DESC LIMIT 1").fetchone()
-        return None if row is None else row[0]
+        entry = self.last_entry()
+        return None if entry is None else entry.description
 
-    def undo(self) -> str | None:
-        """Revert the most recent change exactly; returns its description, or None if there is none."""
+    def last_entry(self) -> JournalEntry | None:
+        """The change `undo()` would revert (with its id, to lock a confirmed undo to it), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT id, at, time, description FROM journal ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        entry_id, at, stamp, description = row
+        if at is None:  # written before the `at` column existed: its local wall-clock time
+            at = datetime.fromisoformat(stamp).timestamp()
+        return JournalEntry(entry_id, float(at), description)
+
+    def undo(self, *, expected_entry: int | None = None) -> str | None:
+        """Revert the most recent change exactly; returns its description, or None if there is none.
+
+        With `expected_entry` (the journal id the user agreed to undo), a newer change made
+        meanwhile raises StateChanged and nothing is undone.
+        """
         with self._tx() as db:
             row = db.execute(
                 "SELECT id, description, task_ids, before, new_lists FROM journal ORDER BY id DESC LIMIT 1"
             ).fetchone()
+            if expected_entry is not None and (row is None or row[0] != expected_entry):
+                raise changed_while_asking("undid nothing")
             if row is None:
                 return None
             entry_id, description, task_ids, before, new_lists = row

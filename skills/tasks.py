@@ -3,19 +3,31 @@
 Dictated text is data: whatever the user says after "add" is stored as the
 task's words and never read as an instruction.  Every change is
 consequential (the gate asks first); the preview names the exact task and,
-for bulk changes, the count.
+for bulk changes, the list and the count.
+
+What is confirmed is what runs.  Each preview returns a `Plan` whose data
+fixes the exact task (as it was read back), the exact rows of a bulk delete,
+or the journal entry (or timer change) an undo reverts.  The skill executes
+that plan; if its target changed while Hark was asking, the store refuses
+inside the same transaction and the skill raises `StateChanged` ("Your list
+changed while I was asking, so I deleted nothing.").  Deleting, clearing
+and undoing are `always_confirm`: configuration cannot waive their question.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Callable, Literal, Optional, TypeVar
 
-from skills.registry import SkillContext, SkillError, SkillResult, skill
-from skills.store import Task, TaskStore
+from skills.registry import Plan, SkillContext, SkillError, SkillResult, StateChanged, skill
+from skills.store import JournalEntry, Task, TaskStore, normalize_list_name
 from skills.when import parse_when, speak_when, split_when
 from voice.text import spoken_list
+
+if TYPE_CHECKING:
+    from skills.timer_service import TimerChange, TimerService
 
 # Reading more than this aloud is a lecture, not an answer.
 MAX_SPOKEN_TASKS = 10
@@ -44,6 +56,17 @@ def _say_tasks(tasks: list[Task], now: datetime) -> str:
 
 def _is_every_list(list_name: Optional[str]) -> bool:
     return bool(list_name) and bool(_EVERY_LIST.match(list_name))  # type: ignore[arg-type]
+
+
+_P = TypeVar("_P")
+
+
+def _locked(ctx: SkillContext, kind: type[_P], make: Callable[[], Plan]) -> _P:
+    """The plan the user confirmed (`ctx.plan`, set by the gate), or, outside the gate, one made now."""
+    plan = ctx.plan
+    if plan is None or not isinstance(plan.data, kind):
+        plan = make()
+    return plan.data
 
 
 # ---- resolving spoken words to one task -----------------------------------------------------------
@@ -109,16 +132,25 @@ def _say_due(when: datetime, now: datetime) -> str:
     return f"due {speak_when(when, now)}" + (", which has already passed" if when <= now else "")
 
 
-def _preview_add(ctx: SkillContext, item: str, list_name: Optional[str] = None, due: Optional[str] = None) -> str:
+@dataclass(frozen=True)
+class _AddPlan:
+    text: str
+    list: str
+    due: Optional[datetime]
+    not_understood: Optional[str]
+
+
+def _preview_add(ctx: SkillContext, item: str, list_name: Optional[str] = None, due: Optional[str] = None) -> Plan:
     store = _store(ctx)
     text, when, not_understood = _plan_add(ctx, item, due)
-    where = store.spoken_list_name(store.list_name(list_name))
-    preview = f"I'll add '{text}' to {where}"
+    name = store.list_name(list_name)
+    preview = f"I'll add '{text}' to {store.spoken_list_name(name)}"
     if when is not None:
         preview += f", {_say_due(when, ctx.now())}"
     elif not_understood:
         preview += f" with no due time, because I didn't understand '{not_understood}' as a time"
-    return preview + "."
+    # The due time is fixed now: "in 10 minutes" means 10 minutes from when it was read back.
+    return Plan(preview + ".", _AddPlan(text, name, when, not_understood))
 
 
 @skill(
@@ -142,13 +174,13 @@ def add_task(ctx: SkillContext, item: str, list_name: Optional[str] = None, due:
         due: When it is due, in the user's words, like "tomorrow at 5 pm"; omit if not said.
     """
     store = _store(ctx)
-    text, when, not_understood = _plan_add(ctx, item, due)
-    task = store.add(text, list_name, due=when)
+    plan = _locked(ctx, _AddPlan, lambda: _preview_add(ctx, item, list_name, due))
+    task = store.add(plan.text, plan.list, due=plan.due)
     reply = f"Added '{task.text}' to {store.spoken_list_name(task.list)}"
     if task.due is not None:
         reply += f", {_say_due(task.due, ctx.now())}"
-    elif not_understood:
-        reply += f". I didn't understand '{not_understood}' as a time, so it has no due time"
+    elif plan.not_understood:
+        reply += f". I didn't understand '{plan.not_understood}' as a time, so it has no due time"
     return SkillResult(reply + ".", task.to_dict())
 
 
@@ -239,12 +271,18 @@ def list_tasks(
 
 # ---- complete / edit / delete ---------------------------------------------------------------------
 
-# Previews resolve exactly as the skill does and let its SkillError through: the gate then
+# Previews resolve exactly as the skill would and let its SkillError through: the gate then
 # says why ("'milk' could be 3 tasks ...") instead of asking a question whose yes would fail.
+# The plan holds the task as it was read back; the store refuses if it is no longer that.
 
-def _preview_complete(ctx: SkillContext, item: str) -> str:
+@dataclass(frozen=True)
+class _OneTask:
+    task: Task
+
+
+def _preview_complete(ctx: SkillContext, item: str) -> Plan:
     task = _resolve(_store(ctx), item, open_only=True)
-    return f"I'll mark '{task.text}' as done."
+    return Plan(f"I'll mark '{task.text}' as done.", _OneTask(task))
 
 
 @skill(
@@ -265,10 +303,19 @@ def complete_task(ctx: SkillContext, item: str) -> SkillResult:
         item: Words from the task, as the user said them.
     """
     store = _store(ctx)
-    task = store.complete(_resolve(store, item, open_only=True).id)
+    plan = _locked(ctx, _OneTask, lambda: _preview_complete(ctx, item))
+    task = store.complete(plan.task.id, expected=plan.task)
     left = len(store.list_tasks(task.list))
     tail = "" if left else f" {store.spoken_list_name(task.list).capitalize()} is now empty."
     return SkillResult(f"Done: '{task.text}'.{tail}", task.to_dict())
+
+
+@dataclass(frozen=True)
+class _EditPlan:
+    task: Task
+    text: Optional[str]
+    due: Optional[datetime]
+    clear_due: bool
 
 
 def _plan_edit(ctx: SkillContext, new_text: Optional[str], due: Optional[str]) -> tuple[Optional[str], Optional[datetime], bool]:
@@ -286,7 +333,7 @@ def _plan_edit(ctx: SkillContext, new_text: Optional[str], due: Optional[str]) -
     return text, when, False
 
 
-def _preview_edit(ctx: SkillContext, item: str, new_text: Optional[str] = None, due: Optional[str] = None) -> str:
+def _preview_edit(ctx: SkillContext, item: str, new_text: Optional[str] = None, due: Optional[str] = None) -> Plan:
     task = _resolve(_store(ctx), item, open_only=False)
     text, when, clear_due = _plan_edit(ctx, new_text, due)
     changes = []
@@ -296,7 +343,7 @@ def _preview_edit(ctx: SkillContext, item: str, new_text: Optional[str] = None, 
         changes.append(f"be {_say_due(when, ctx.now())}")
     if clear_due:
         changes.append("have no due time")
-    return f"I'll change '{task.text}' to {spoken_list(changes)}."
+    return Plan(f"I'll change '{task.text}' to {spoken_list(changes)}.", _EditPlan(task, text, when, clear_due))
 
 
 @skill(
@@ -317,25 +364,25 @@ def edit_task(ctx: SkillContext, item: str, new_text: Optional[str] = None, due:
         due: A new due time in the user's words, like "friday at noon", or "none" to remove it.
     """
     store = _store(ctx)
-    task = _resolve(store, item, open_only=False)
-    text, when, clear_due = _plan_edit(ctx, new_text, due)
-    changed = store.edit(task.id, text=text, due=when, clear_due=clear_due)
+    plan = _locked(ctx, _EditPlan, lambda: _preview_edit(ctx, item, new_text, due))
+    task = plan.task
+    changed = store.edit(task.id, text=plan.text, due=plan.due, clear_due=plan.clear_due, expected=task)
     reply = f"Changed '{task.text}'" + (f" to '{changed.text}'" if changed.text != task.text else "")
-    if when is not None:
-        reply += f", {_say_due(when, ctx.now())}"
-    elif clear_due:
+    if plan.due is not None:
+        reply += f", {_say_due(plan.due, ctx.now())}"
+    elif plan.clear_due:
         reply += ", with no due time"
     return SkillResult(reply + ".", changed.to_dict())
 
 
-def _preview_delete(ctx: SkillContext, item: str, list_name: Optional[str] = None) -> str:
+def _preview_delete(ctx: SkillContext, item: str, list_name: Optional[str] = None) -> Plan:
     store = _store(ctx)
     task = _resolve(store, item, open_only=False, list_name=list_name)
-    return f"I'll delete '{task.text}' from {store.spoken_list_name(task.list)}."
+    return Plan(f"I'll delete '{task.text}' from {store.spoken_list_name(task.list)}.", _OneTask(task))
 
 
 @skill(
-    consequential=True,
+    always_confirm=True,
     preview=_preview_delete,
     sentences=[
         "(delete|remove) {item} from (my|the) [task|tasks|to do|todo] list",
@@ -353,11 +400,18 @@ def delete_task(ctx: SkillContext, item: str, list_name: Optional[str] = None) -
         list_name: The list the user named, if any; it is searched first, then every list.
     """
     store = _store(ctx)
-    task = store.delete(_resolve(store, item, open_only=False, list_name=list_name).id)
+    plan = _locked(ctx, _OneTask, lambda: _preview_delete(ctx, item, list_name))
+    task = store.delete(plan.task.id, expected=plan.task)
     return SkillResult(f"Deleted '{task.text}' from {store.spoken_list_name(task.list)}.", task.to_dict())
 
 
-# ---- bulk and undo --------------------------------------------------------------------------------
+# ---- bulk -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _ClearPlan:
+    list: Optional[str]          # None: every list
+    tasks: tuple[Task, ...]      # exactly the rows the user agreed to delete
+
 
 def _clear_scope(store: TaskStore, list_name: Optional[str]) -> tuple[Optional[str], list[Task]]:
     """(store list name, or None for every list; the tasks it holds, finished ones too)."""
@@ -373,30 +427,72 @@ def _nothing_to_clear(store: TaskStore, name: Optional[str]) -> str:
     return f"{store.spoken_list_name(name).capitalize()} is already empty, so there is nothing to delete."
 
 
-def _preview_clear(ctx: SkillContext, list_name: Optional[str] = None) -> str:
+def _open_elsewhere(store: TaskStore, name: str) -> dict[str, int]:
+    """Open tasks on every other list, by list (default list first, then by name)."""
+    counts: dict[str, int] = {}
+    for t in store.list_tasks(None):
+        if t.list != name:
+            counts[t.list] = counts.get(t.list, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (kv[0] != store.default_list, kv[0])))
+
+
+def _open_and_done(open_count: int, done_count: int) -> str:
+    """'3 open tasks and 1 finished task' / '2 finished tasks'."""
+    parts = []
+    if open_count:
+        parts.append(_count(open_count, "open task"))
+    if done_count:
+        parts.append(_count(done_count, "finished task"))
+    return " and ".join(parts)
+
+
+def _preview_clear(ctx: SkillContext, list_name: Optional[str] = None) -> Plan:
     store = _store(ctx)
     name, tasks = _clear_scope(store, list_name)
-    open_count = sum(not t.done for t in tasks)
-    done_count = len(tasks) - open_count
     if not tasks:
         raise SkillError(_nothing_to_clear(store, name))
-    # Bulk changes say the count: the number is what the user is agreeing to.
-    if name is None or name == store.default_list:
-        where = " on every list" if name is None else ""
-        what = f"all {open_count} of your tasks" if open_count > 1 else "your one task"
-    else:
-        where = f" on {store.spoken_list_name(name)}"
-        what = f"all {open_count} tasks" if open_count > 1 else "the one task"
-    if open_count == 0:
-        return f"I'll delete {_count(done_count, 'finished task')}{where}."
-    text = f"I'll delete {what}{where}"
-    if done_count:
-        text += f", and {_count(done_count, 'finished one')}"
-    return text + "."
+    open_count = sum(not t.done for t in tasks)
+    done_count = len(tasks) - open_count
+    plan = _ClearPlan(name, tuple(tasks))
+    # Bulk changes say the list and the count: they are what the user is agreeing to.
+    if name is None:
+        per_list: dict[str, list[Task]] = {}
+        for t in tasks:
+            per_list.setdefault(t.list, []).append(t)
+        what = f"all {len(tasks)} of your tasks" if len(tasks) > 1 else "your one task"
+        text = f"I'll delete {what} on every list: " + spoken_list([
+            f"{_open_and_done(sum(not t.done for t in group), sum(t.done for t in group))} on your {lst} list"
+            for lst, group in sorted(per_list.items(), key=lambda kv: (kv[0] != store.default_list, kv[0]))])
+        return Plan(text + ".", plan)
+    elsewhere = _open_elsewhere(store, name)
+    if not elsewhere:
+        # Nothing else anywhere: "all of your tasks" is unambiguous.
+        if open_count == 0:
+            return Plan(f"I'll delete the {_count(done_count, 'finished task')} on your {name} list.", plan)
+        if name == store.default_list:
+            what = f"all {open_count} of your tasks" if open_count > 1 else "your one task"
+            where = ""
+        else:
+            what = f"all {open_count} tasks" if open_count > 1 else "the one task"
+            where = f" on {store.spoken_list_name(name)}"
+        text = f"I'll delete {what}{where}"
+        if done_count:
+            text += f", and {_count(done_count, 'finished one')}"
+        return Plan(text + ".", plan)
+    if open_count == 0 and normalize_list_name(list_name, "") == "":
+        # "Delete all my tasks" while the default list holds only finished ones: the user
+        # surely means the open tasks elsewhere, so ask which list instead of guessing.
+        others = spoken_list([f"{_count(n, 'open task')} on your {lst} list" for lst, n in elsewhere.items()])
+        raise SkillError(
+            f"Your {name} list has only {_count(done_count, 'finished task')}, and you have {others}. "
+            "Say which list to clear, like: clear my shopping list, or: delete every task on every list."
+        )
+    keeps = spoken_list([f"your {lst} list keeps its {n}" for lst, n in elsewhere.items()])
+    return Plan(f"I'll delete the {_open_and_done(open_count, done_count)} on your {name} list; {keeps}.", plan)
 
 
 @skill(
-    consequential=True,
+    always_confirm=True,
     preview=_preview_clear,
     sentences=[
         "(clear|empty) (my|the) [task|tasks|to do|todo] list",
@@ -407,31 +503,62 @@ def _preview_clear(ctx: SkillContext, list_name: Optional[str] = None) -> str:
     ],
 )
 def clear_tasks(ctx: SkillContext, list_name: Optional[str] = None) -> SkillResult:
-    """Delete every task on a list, done or not.
+    """Delete every task on one list, open and finished ones alike; other lists are kept.
+
+    With no list named this is the default list, and the question names it and
+    what the other lists keep; "all" means every list.  The count read back is
+    exactly what is deleted: if the list changed meanwhile, nothing is.
 
     Args:
         list_name: Which list, like "shopping"; the default to-do list when not given; "all" for every list.
     """
     store = _store(ctx)
-    name, tasks = _clear_scope(store, list_name)
-    if not tasks:
-        return SkillResult("That list is already empty.", {"deleted": 0})
-    deleted = store.clear(name)
-    where = "every list" if name is None else store.spoken_list_name(name)
+    plan = _locked(ctx, _ClearPlan, lambda: _preview_clear(ctx, list_name))
+    deleted = store.clear(plan.list, expected=plan.tasks)
+    where = "every list" if plan.list is None else f"your {plan.list} list"
     return SkillResult(
         f"Deleted {_count(deleted)} from {where}. Say 'undo' if that was a mistake.", {"deleted": deleted}
     )
 
 
-def _preview_undo(ctx: SkillContext) -> str:
-    last = _store(ctx).last_change()
-    if not last:
+# ---- undo -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _UndoPlan:
+    target: Literal["tasks", "timers"]
+    task_entry: Optional[int]     # the newest task journal entry when the user was asked
+    timer_change: Optional[int]   # the newest timer/reminder change then
+
+
+def _timer_service(ctx: SkillContext) -> TimerService:
+    from skills.timers import service_for  # imported late: the timer skills module loads after this one
+
+    return service_for(ctx)
+
+
+def _latest(ctx: SkillContext) -> tuple[Optional[JournalEntry], Optional[TimerChange]]:
+    """The newest task change and the newest timer or reminder change (either may be None)."""
+    return _store(ctx).last_entry(), _timer_service(ctx).last_change()
+
+
+def _preview_undo(ctx: SkillContext) -> Plan:
+    entry, change = _latest(ctx)
+    timer_id = None if change is None else change.id
+    if change is not None and (entry is None or change.at > entry.at):
+        if not change.undoable:
+            # The newest change is what "undo that" means: never fall back to an older one.
+            why = change.why_not.rstrip(" .")
+            raise SkillError(f"The last change you made was that you {change.description}, and I can't undo it"
+                             + (f": {why}." if why else "."))
+        return Plan(f"You {change.description} last. I'll undo that and {change.undo_text}.",
+                    _UndoPlan("timers", None if entry is None else entry.id, timer_id))
+    if entry is None:
         raise SkillError("There's nothing to undo.")  # nothing to ask about
-    return f"I'll undo {last}."
+    return Plan(f"I'll undo {entry.description}.", _UndoPlan("tasks", entry.id, timer_id))
 
 
 @skill(
-    consequential=True,
+    always_confirm=True,
     preview=_preview_undo,
     sentences=[
         "undo [that|this|it|the last change|the last thing|my last change]",
@@ -441,8 +568,23 @@ def _preview_undo(ctx: SkillContext) -> str:
     ],
 )
 def undo_last_change(ctx: SkillContext) -> SkillResult:
-    """Undo the most recent change to the task lists (an add, completion, edit, delete or clear)."""
-    undone = _store(ctx).undo()
+    """Undo the user's most recent change, to a task list or to a timer or reminder.
+
+    A task change is an add, completion, edit, delete or clear; a timer change is starting,
+    cancelling, pausing, resuming or changing the length of a timer or reminder.
+    """
+    plan = _locked(ctx, _UndoPlan, lambda: _preview_undo(ctx))
+    entry, change = _latest(ctx)
+    # Any newer change (to tasks or to timers) means "the last change" is no longer what was read back.
+    if (None if entry is None else entry.id) != plan.task_entry:
+        raise StateChanged("Your list changed while I was asking, so I undid nothing.")
+    if (None if change is None else change.id) != plan.timer_change:
+        raise StateChanged("Your timers changed while I was asking, so I undid nothing.")
+    if plan.target == "timers":
+        assert plan.timer_change is not None
+        done = _timer_service(ctx).undo(plan.timer_change)
+        return SkillResult(done, {"undone": "timer", "change": plan.timer_change})
+    undone = _store(ctx).undo(expected_entry=plan.task_entry)
     if undone is None:
         raise SkillError("There's nothing to undo.")
     return SkillResult(f"Okay, I undid {undone}.", {"undone": undone})

@@ -1,11 +1,19 @@
 """Timers and reminders by voice, on top of `skills.timer_service.TimerService`.
 
-Which skills are consequential: starting, adjusting, pausing, resuming and
-cancelling ONE timer are the assistant's own scheduling (a spoken slip is
-fixed by saying it again), so they run at once.  Cancelling all timers,
-cancelling all reminders and deleting a reminder remove things the user set
-up, possibly days ago, so they pass the spoken confirmation, with a preview
-that says how many.
+Which skills ask first: starting, adding time, pausing, resuming and
+cancelling ONE timer are the user's own scheduling when a sentence template
+chose them (a spoken slip is fixed by saying it again), so they run at once.
+When the language model chose to cancel, shorten or pause a timer
+(`confirm_if_model`), Hark says exactly what will happen and waits for a yes.
+Cancelling all timers, all reminders or one reminder removes things the user
+set up, possibly days ago, so it is always confirmed.  Starting a new timer or
+reminder is never confirmed.
+
+Every confirmed change is plan-locked: its preview returns a `Plan` naming the
+exact timer ids (and, for "all", the whole set); after the yes the skill acts
+on exactly those, or raises `StateChanged` and changes nothing if they moved
+while Hark was asking.  With no confirmation (`ctx.plan` is None) the skill
+computes the plan itself and acts on it.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 from typing import Optional
 
-from skills.registry import SkillContext, SkillError, SkillResult, skill
+from skills.registry import Plan, SkillContext, SkillError, SkillResult, skill
 from skills.timer_service import (
     TIMER,
     REMINDER,
@@ -24,6 +32,7 @@ from skills.timer_service import (
     _capitalize,
     rounded_left,
     describe_left,
+    deliver,
     TimerService,
 )
 from skills.when import parse_duration, parse_when, speak_duration, speak_when, split_when
@@ -158,14 +167,29 @@ def spoken_due(due: datetime, now: datetime) -> str:
 # ---- the service for a context ----------------------------------------------------------------
 
 def service_for(ctx: SkillContext) -> TimerService:
-    """The process-wide timer service (created on first use; `on_start` starts its thread)."""
+    """The process-wide timer service (created on first use; `on_start` starts its thread in the live loop)."""
     # The lambda reads ctx.announce when a timer fires: the voice loop may replace it after start.
-    return ctx.resource("timers", lambda: TimerService(ctx.data_dir / "timers.db", lambda text: ctx.announce(text)))
+    return ctx.resource("timers", lambda: TimerService(
+        ctx.data_dir / "timers.db", lambda text, on_played: deliver(ctx.announce, text, on_played)))
 
 
 def on_start(ctx: SkillContext) -> None:
-    """Called once when Hark starts: announce what was missed and start firing timers."""
-    service_for(ctx).start()
+    """Called once when Hark starts. Only the live loop fires timers (and announces what was missed):
+    a one-shot `hark ask`/`run` must not claim a due timer that it would never say out loud."""
+    if ctx.live:
+        service_for(ctx).start()
+
+
+def locked_plan(ctx: SkillContext, skill_name: str) -> Optional[dict]:
+    """The data of the plan the user confirmed for this skill, or None when nothing was confirmed."""
+    plan = ctx.plan
+    if isinstance(plan, Plan) and isinstance(plan.data, dict) and plan.data.get("skill") == skill_name:
+        return plan.data
+    return None
+
+
+def _left_said(t: Timer, now: float) -> str:
+    return speak_duration(rounded_left(t.seconds_left(now)))
 
 
 def _duration(spoken: str) -> timedelta:
@@ -264,11 +288,7 @@ def time_left(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
     return SkillResult(text, {"id": t.id, "seconds_left": round(t.seconds_left(now), 1)})
 
 
-def _adjust(ctx: SkillContext, duration: str, name: Optional[str], add: bool) -> SkillResult:
-    length = _duration(duration)
-    service = service_for(ctx)
-    t = find_timer(service.active(TIMER), name, "change", service.now())
-    t = service.adjust(t.id, length if add else -length)
+def _adjusted(service: TimerService, t: Timer, length: timedelta, add: bool) -> SkillResult:
     left = speak_duration(rounded_left(t.seconds_left(service.now())))
     verb = "Added" if add else "Took"
     where = "to" if add else "off"
@@ -283,18 +303,34 @@ def _adjust(ctx: SkillContext, duration: str, name: Optional[str], add: bool) ->
     "give [the|my] [{name}] timer {duration} more",
     "extend [the|my] [{name}] timer by {duration}",
 ])
-def adjust_timer(ctx: SkillContext, duration: str, name: Optional[str] = None, add: bool = True) -> SkillResult:
-    """Add time to a running or paused timer, or take time off it.
+def adjust_timer(ctx: SkillContext, duration: str, name: Optional[str] = None) -> SkillResult:
+    """Add time to a running or paused timer (to take time off, use shorten_timer).
 
     Args:
-        duration: How much time, in words, for example "5 minutes".
+        duration: How much time to add, in words, for example "5 minutes".
         name: Which timer, for example "pizza"; leave out when there is only one.
-        add: True to add the time, false to take it off.
     """
-    return _adjust(ctx, duration, name, add)
+    # Only adds: shortening is shorten_timer's job, which asks first when the model chose it.
+    length = _duration(duration)
+    service = service_for(ctx)
+    t = find_timer(service.active(TIMER), name, "change", service.now())
+    return _adjusted(service, service.adjust(t.id, length), length, True)
 
 
-@skill(sentences=[
+def _preview_shorten(ctx: SkillContext, duration: str, name: Optional[str] = None) -> Plan:
+    length = _duration(duration)
+    service = service_for(ctx)
+    now = service.now()
+    t = find_timer(service.active(TIMER), name, "change", now)
+    left = t.seconds_left(now) - length.total_seconds()
+    if left <= 0:  # say so instead of asking for a yes that would change nothing
+        raise SkillError(f"Your {t.label} has only {_left_said(t, now)} left, so I can't take "
+                         f"{speak_duration(length)} off. Say cancel the timer to stop it.")
+    return Plan(f"I'll take {speak_duration(length)} off your {t.label}, leaving {speak_duration(rounded_left(left))}.",
+                {"skill": "shorten_timer", "id": t.id, "state": t.state, "delta_s": -length.total_seconds()})
+
+
+@skill(confirm_if_model=True, preview=_preview_shorten, sentences=[
     "take {duration} off [the|my] [{name}] timer",
     "remove {duration} from [the|my] [{name}] timer",
     "(shorten|reduce) [the|my] [{name}] timer by {duration}",
@@ -306,10 +342,27 @@ def shorten_timer(ctx: SkillContext, duration: str, name: Optional[str] = None) 
         duration: How much time to take off, in words, for example "2 minutes".
         name: Which timer; leave out when there is only one.
     """
-    return _adjust(ctx, duration, name, False)
+    locked = locked_plan(ctx, "shorten_timer")
+    plan = locked or _preview_shorten(ctx, duration, name).data
+    service = service_for(ctx)
+    delta = timedelta(seconds=plan["delta_s"])
+    t = service.adjust(plan["id"], delta, expect_state=plan["state"] if locked else None)
+    return _adjusted(service, t, -delta, False)
 
 
-@skill(sentences=["pause [the|my] [{name}] timer", "hold [the|my] [{name}] timer"])
+def _preview_pause(ctx: SkillContext, name: Optional[str] = None) -> Plan:
+    service = service_for(ctx)
+    now = service.now()
+    running = [t for t in service.active(TIMER) if not t.paused]
+    if not running and service.active(TIMER):
+        raise SkillError("Your timers are all paused already.")
+    t = find_timer(running, name, "pause", now)
+    return Plan(f"I'll pause your {t.label} with {_left_said(t, now)} left.",
+                {"skill": "pause_timer", "id": t.id, "state": t.state})
+
+
+@skill(confirm_if_model=True, preview=_preview_pause,
+       sentences=["pause [the|my] [{name}] timer", "hold [the|my] [{name}] timer"])
 def pause_timer(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
     """Pause a running timer; resume_timer continues it.
 
@@ -317,10 +370,9 @@ def pause_timer(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
         name: Which timer; leave out when only one is running.
     """
     service = service_for(ctx)
-    running = [t for t in service.active(TIMER) if not t.paused]
-    if not running and service.active(TIMER):
-        raise SkillError("Your timers are all paused already.")
-    t = service.pause(find_timer(running, name, "pause", service.now()).id)
+    locked = locked_plan(ctx, "pause_timer")
+    plan = locked or _preview_pause(ctx, name).data
+    t = service.pause(plan["id"], expect_state=plan["state"] if locked else None)
     left = speak_duration(rounded_left(t.seconds_left(service.now())))
     return SkillResult(f"Paused your {t.label} with {left} left.", {"id": t.id})
 
@@ -345,7 +397,15 @@ def resume_timer(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
     return SkillResult(f"Resumed your {t.label}; {left} left.", {"id": t.id})
 
 
-@skill(sentences=[
+def _preview_cancel_timer(ctx: SkillContext, name: Optional[str] = None) -> Plan:
+    service = service_for(ctx)
+    now = service.now()
+    t = find_timer(service.active(TIMER), name, "cancel", now)
+    left = f"is paused with {_left_said(t, now)} left" if t.paused else f"has {_left_said(t, now)} left"
+    return Plan(f"I'll cancel your {t.label}, which {left}.", {"skill": "cancel_timer", "ids": [t.id]})
+
+
+@skill(confirm_if_model=True, preview=_preview_cancel_timer, sentences=[
     "(cancel|stop|delete|remove) [the|my] [{name}] timer",
     "turn off [the|my] [{name}] timer",
 ])
@@ -355,8 +415,12 @@ def cancel_timer(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
     Args:
         name: Which timer; leave out when there is only one.
     """
-    service = service_for(ctx)
-    t = service.cancel(find_timer(service.active(TIMER), name, "cancel", service.now()).id)
+    locked = locked_plan(ctx, "cancel_timer")
+    if locked:
+        (t,) = service_for(ctx).cancel_exact(locked["ids"])
+    else:
+        service = service_for(ctx)
+        t = service.cancel(find_timer(service.active(TIMER), name, "cancel", service.now()).id)
     return SkillResult(f"Cancelled your {t.label}.", {"id": t.id})
 
 
@@ -373,15 +437,19 @@ def _nothing_to_cancel(kind: str) -> SkillError:
     return SkillError(f"You have no {kind}s, so there is nothing to cancel.")
 
 
-def _preview_cancel_all(ctx: SkillContext, kind: str) -> str:
+def _preview_cancel_all(ctx: SkillContext, kind: str) -> Plan:
     items = service_for(ctx).active(kind)
     if not items:
         raise _nothing_to_cancel(kind)  # the gate says so instead of asking a pointless question
-    return f"I'll cancel {_count_phrase(items, kind)}."
+    return Plan(f"I'll cancel {_count_phrase(items, kind)}.",
+                {"skill": f"cancel_all_{kind}s", "kind": kind, "ids": [t.id for t in items], "count": len(items)})
 
 
 def _cancel_all(ctx: SkillContext, kind: str) -> SkillResult:
-    items = service_for(ctx).cancel_all(kind)
+    locked = locked_plan(ctx, f"cancel_all_{kind}s")
+    service = service_for(ctx)
+    # As confirmed: exactly the timers named when asking, or nothing if that set changed meanwhile.
+    items = service.cancel_exact(locked["ids"], kind) if locked else service.cancel_all(kind)
     if not items:
         return SkillResult(f"You had no {kind}s to cancel.", [])
     noun = kind if len(items) == 1 else f"{kind}s"
@@ -416,11 +484,12 @@ def _reminder_to_cancel(service: TimerService, what: Optional[str]) -> Timer:
     return find_reminder(reminders, what)
 
 
-def _preview_cancel_reminder(ctx: SkillContext, what: Optional[str] = None) -> str:
+def _preview_cancel_reminder(ctx: SkillContext, what: Optional[str] = None) -> Plan:
     service = service_for(ctx)
     r = _reminder_to_cancel(service, what)  # raises instead of asking when it cannot work
     due = datetime.fromtimestamp(r.due_at or service.now())
-    return f"I'll delete your reminder to {r.text}, due {spoken_due(due, ctx.now())}."
+    return Plan(f"I'll delete your reminder to {r.text}, due {spoken_due(due, ctx.now())}.",
+                {"skill": "cancel_reminder", "ids": [r.id]})
 
 
 @skill(
@@ -440,7 +509,9 @@ def cancel_reminder(ctx: SkillContext, what: Optional[str] = None) -> SkillResul
         what: Words from the reminder, for example "call mom"; leave out when there is only one.
     """
     service = service_for(ctx)
-    r = service.cancel(_reminder_to_cancel(service, what).id)
+    locked = locked_plan(ctx, "cancel_reminder")
+    ids = locked["ids"] if locked else [_reminder_to_cancel(service, what).id]
+    (r,) = service.cancel_exact(ids)
     return SkillResult(f"Deleted your reminder to {r.text}.", {"id": r.id, "text": r.text})
 
 

@@ -38,6 +38,7 @@ TODAY_HOUR = 18   # "today" named without a time: before the evening
 PART_HOURS = {"morning": 9, "afternoon": 15, "evening": 19, "night": 20}
 
 _SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_WRITTEN_FRACTIONS = {"1/2": "half", "1/4": "quarter", "3/4": "3 quarters"}
 
 
 # ---------------------------------------------------------------- normalising
@@ -56,6 +57,9 @@ def _prep(text: str) -> str:
     # text2num reads "second" as the ordinal 2nd ("one second" -> "1 2nd"), so say "sec".
     t = re.sub(r"\bseconds\b", "secs", t)
     t = re.sub(r"\bsecond\b", "sec", t)
+    # Written fractions: "1/2 an hour", "1 and a 1/2 hours" (before "/" is dropped as punctuation).
+    t = re.sub(r"(?<![\d/])[13]\s*/\s*[24](?![\d/])",
+               lambda m: _WRITTEN_FRACTIONS.get(m.group(0).replace(" ", ""), m.group(0)), t)
     t = re.sub(r"(?<=\d):(?=\d)", "\x00", t)                 # keep 5:30 and 1.5
     t = re.sub(r"(?<=\d)\.(?=\d)", "\x01", t)
     t = re.sub(r"[^\w\s\x00\x01]|_", " ", t)
@@ -76,15 +80,18 @@ _LONG_UNIT = r"(?:days?|hours?|hrs?|minutes?|mins?|secs?)"
 _COMPONENT = re.compile(
     rf"""\b(?:
         (?P<num>\d+(?:\.\d+)?|an?|a\ couple\ of|couple\ of|a\ couple)
-        (?:\ and\ (?P<frac_in>a\ half|a\ quarter|3\ quarters))?
+        (?:\ and\ (?P<frac_in>(?:a\ )?half|(?:a\ )?quarter|3\ quarters))?
         \ (?P<unit>{_LONG_UNIT})
-        (?:\ and\ (?P<frac_after>a\ half|a\ quarter|3\ quarters))?
+        (?:\ and\ (?P<frac_after>(?:a\ )?half|(?:a\ )?quarter|3\ quarters)
+          # "one hour thirty", "two hours fifteen": a bare number after a unit counts the next unit down
+          | (?:\ and)?\ (?P<tail>[1-5]?\d)(?!\ ?(?:\d|:|\.\d|{_LONG_UNIT}\b|[hms]\b|am\b|pm\b|oclock\b|and\ a\b)))?
       | (?P<dnum>\d+(?:\.\d+)?)\ (?P<short>[hms])
       | (?P<part>a\ half|half|a\ quarter|quarter|3\ quarters)
         \ (?:of\ )?(?:(?:an?|1)\ )?(?P<punit>{_LONG_UNIT})
     )\b""",
     re.X,
 )
+_NEXT_UNIT = {"h": "m", "m": "s"}  # "one hour thirty" is 1 h 30 min; "two minutes ten" is 2 min 10 s
 _GAP = re.compile(r"^(?:\s|,|and)*$")
 
 
@@ -96,7 +103,9 @@ def _component_value(m: re.Match[str]) -> float:
     num = m.group("num")
     count = 1.0 if num in ("a", "an") else 2.0 if "couple" in num else float(num)
     count += _FRACTIONS.get(m.group("frac_in") or "", 0.0) + _FRACTIONS.get(m.group("frac_after") or "", 0.0)
-    return count * _SECONDS[_unit_key(m.group("unit"))]
+    unit = _unit_key(m.group("unit"))
+    tail = float(m.group("tail")) * _SECONDS[_NEXT_UNIT[unit]] if m.group("tail") and unit in _NEXT_UNIT else 0.0
+    return count * _SECONDS[unit] + tail
 
 
 def _duration_groups(t: str) -> list[tuple[int, int, float]]:
@@ -122,6 +131,15 @@ def parse_duration(text: str) -> timedelta | None:
     """
     groups = _duration_groups(_prep(text or ""))
     return _as_timedelta(groups[0][2]) if groups else None
+
+
+def parse_whole_duration(text: str) -> timedelta | None:
+    """The duration when ALL of `text` is one ("10 minutes", "for an hour and a half"), else None.
+
+    "10 minutes called pasta" is None: a template slot that swallowed a timer's name is no duration.
+    """
+    t = re.sub(r"^(?:for|about|around|roughly|like) ", "", _prep(text or ""))
+    return _full_duration(t)
 
 
 def _full_duration(t: str) -> timedelta | None:
@@ -327,7 +345,7 @@ def _plural(n: int, unit: str) -> str:
 
 
 def speak_duration(td: timedelta) -> str:
-    """ "1 hour and 30 minutes", "5 minutes 30 seconds", "45 seconds" (negative counts as 0)."""
+    """A length as said: "1 hour and 30 minutes", "5 minutes 30 seconds", "45 seconds" (negative is 0)."""
     total = max(0, round(td.total_seconds()))
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
@@ -365,7 +383,7 @@ def _speak_day(dt: datetime, now: datetime) -> str:
 
 
 def speak_when(dt: datetime, now: datetime) -> str:
-    """ "today at 5 PM", "tomorrow at 9 AM", "Friday at 3:15 PM", "tonight at midnight"."""
+    """A moment as said: "today at 5 PM", "tomorrow at 9 AM", "Friday at 3:15 PM", "tonight at midnight"."""
     if dt.hour == 0 and dt.minute == 0:
         # 00:00 is heard as the end of the day before: "Friday at midnight", not "Saturday at midnight".
         before = dt - timedelta(days=1)

@@ -55,6 +55,9 @@ class Reply:
     error_after: Optional[int] = None  # error line after this many lines; None: HTTP error up front
     status: int = 500  # HTTP status of an up-front error
     no_done: bool = False  # end the stream cleanly but never send the done line
+    # Lines sent verbatim (not JSON-encoded) after this many regular lines: a server sending junk.
+    raw_lines: Optional[list[str]] = None
+    raw_after: int = 0
     done_reason: str = "stop"
 
     @classmethod
@@ -422,6 +425,14 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError as e:  # the client hung up (barge-in, timeout)
             raise _Abort() from e
 
+    def _raw_line(self, text: str) -> None:
+        data = (text + "\n").encode()
+        try:
+            self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+        except OSError as e:
+            raise _Abort() from e
+
     def _end_stream(self) -> None:
         try:
             self.wfile.write(b"0\r\n\r\n")
@@ -616,6 +627,9 @@ class _Handler(BaseHTTPRequestHandler):
 
         self._start_stream()
         for i, p in enumerate(pieces):
+            if reply.raw_lines and reply.raw_after == i:
+                for raw in reply.raw_lines:
+                    self._raw_line(raw)
             if reply.break_after == i:
                 return self._drop_connection()
             if reply.error_after == i:
@@ -625,6 +639,9 @@ class _Handler(BaseHTTPRequestHandler):
                 fake._wait(pause)
             self._line({"model": model.name, "created_at": _now(), **p, "done": False})
         n = len(pieces)
+        if reply.raw_lines and reply.raw_after >= n:
+            for raw in reply.raw_lines:
+                self._raw_line(raw)
         if reply.break_after is not None and reply.break_after >= n:
             return self._drop_connection()
         if reply.error_after is not None and reply.error_after >= n:

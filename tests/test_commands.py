@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import sys
 import time
+import tracemalloc
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import pytest
 from hassil import Intents, WildcardSlotList, recognize_best
 
 import skills.commands as commands
-from skills.commands import resolve_command_name, summarize_output
+from skills.commands import MAX_READ_BYTES, describe_argv, resolve_command_name, run_command_line, summarize_output
 from skills.gate import ConfirmationGate
-from skills.registry import SkillContext, SkillError, SkillRegistry
+from skills.registry import Plan, SkillContext, SkillError, SkillRegistry
+from skills.status import collect_check
 from voice.config import Config, ConfirmConfig, SkillsConfig
 from voice.events import EventBus
 
@@ -52,7 +55,8 @@ def test_yes_runs_the_configured_command_and_reports_its_output(tmp_path):
     h = Harness(tmp_path, {"greet": "echo hello world"}, ["yes"])
     out = h.run("greet")
     assert out.ok and out.executed
-    assert h.questions == ["I'll run the greet command: echo hello world. Shall I go ahead?"]
+    assert h.questions == ["I'll run your command named greet, which runs the program echo, given hello world. "
+                           "Should I do that?"]
     assert out.text == "The greet finished. It said: hello world."
     assert out.data["stdout"] == "hello world\n"
     assert out.data["exit_code"] == 0 and out.data["argv"] == ["echo", "hello", "world"]
@@ -77,13 +81,11 @@ def test_silence_runs_nothing(tmp_path):
     assert not marker.exists()
 
 
-def test_waived_confirmation_runs_without_asking(tmp_path):
-    marker = tmp_path / "ran"
-    h = Harness(tmp_path, {"backup": touch_line(marker)}, [], not_required=("run_command",))
-    out = h.run("backup")
-    assert out.ok and marker.exists()
-    assert h.questions == []
-    assert out.confirmation == "not required by config"
+def test_confirmation_of_a_command_cannot_be_waived(tmp_path):
+    from voice.config import ConfigError
+
+    with pytest.raises(ConfigError, match="confirm.not_required_for: 'run_command'"):
+        Harness(tmp_path, {"backup": "true"}, [], not_required=("run_command",))
 
 
 def test_failure_reports_exit_code_and_first_stderr_line_and_is_audited(tmp_path):
@@ -225,7 +227,7 @@ def test_list_commands(tmp_path):
 def test_run_command_is_consequential_and_list_is_not():
     reg = SkillRegistry()
     reg.add_module(commands)
-    assert reg.get("run_command").consequential
+    assert reg.get("run_command").consequential and reg.get("run_command").always_confirm
     assert not reg.get("list_commands").consequential
 
 
@@ -253,3 +255,105 @@ def test_sentences_match(utterance, skill, slots):
     result = recognize_best(utterance, intents, slot_lists=lists)
     assert result is not None and result.intent.name == skill
     assert {k: v.value for k, v in result.entities.items()} == slots
+
+
+# ---- trust: exact name read back, the confirmed argv runs, bounded output ---------------------
+
+
+class ModelHarness:
+    """run_command chosen by the model, with scripted answers and something that happens while asking."""
+
+    def __init__(self, tmp_path: Path, cmds: dict[str, str], answers: list[Optional[str]],
+                 during: Optional[Callable[[], None]] = None) -> None:
+        self.config = Config(skills=SkillsConfig(commands=cmds, command_timeout_s=20))
+        self.ctx = SkillContext(config=self.config, data_dir=tmp_path)
+        registry = SkillRegistry()
+        registry.add_module(commands)
+        self.answers = list(answers)
+        self.during = during
+        self.questions: list[str] = []
+        self.gate = ConfirmationGate(registry, self.ctx, EventBus(), self.ask, tmp_path / "audit.jsonl")
+
+    def ask(self, question: str) -> Optional[str]:
+        self.questions.append(question)
+        if self.during:
+            self.during()
+        answer = self.answers.pop(0) if self.answers else None
+        return question if answer == "ECHO" else answer
+
+    def model(self, name: str):
+        return self.gate.execute("run_command", {"name": name}, source="model")
+
+
+def test_a_models_inexact_name_is_read_back_exactly_and_asked(tmp_path):
+    h = ModelHarness(tmp_path, {"hello": "echo hello world", "backup": "true"}, ["yes"])
+    out = h.model("helo")
+    assert h.questions == ["You said helo. I'll run your command named hello, which runs the program echo, "
+                           "given hello world. Should I do that?"]
+    assert out.ok and out.data["argv"] == ["echo", "hello", "world"] and out.data["name"] == "hello"
+
+
+def test_the_plan_carries_the_exact_argv(tmp_path):
+    h = ModelHarness(tmp_path, {"where": "ls -l ~/Documents"}, [])
+    plan = h.gate.registry.get("run_command").describe_action(h.ctx, {"name": "where"})
+    assert isinstance(plan, Plan)
+    assert plan.data == {"skill": "run_command", "name": "where", "argv": ["ls", "-l", f"{Path.home()}/Documents"]}
+    assert plan.text == "I'll run your command named where, which runs the program ls, given -l ~/Documents."
+
+
+def test_a_shell_script_is_read_as_its_commands():
+    assert describe_argv(["sh", "-c", "cd ~/site && make deploy | tee log; echo done"]) == (
+        "these sh commands: cd ~/site, then make deploy, passed to tee log, then echo done")
+    assert describe_argv(["true"]) == "the program true"
+    long = describe_argv(["echo"] + ["word"] * 200)
+    assert len(long) < 320 and long.endswith("and more (the full line is in your config)")
+
+
+@pytest.mark.parametrize("answers", [
+    ["no"], [None], ["hmm", "what"], ["Remind me to confirm the dentist appointment", "Turn right at the light"],
+    ["Okay, that's not what I asked", "I'm sure you misheard me"], ["ECHO", "ECHO"],
+], ids=["no", "silence", "unclear", "yes-word-1", "yes-word-2", "own-question"])
+def test_without_a_real_yes_nothing_runs(tmp_path, answers):
+    marker = tmp_path / "ran"
+    h = ModelHarness(tmp_path, {"hello": f"touch {shlex.quote(str(marker))}"}, answers)
+    out = h.model("helo")
+    assert h.questions and not out.executed and not out.ok
+    assert not marker.exists()
+
+
+def test_a_command_changed_while_asking_runs_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    other = tmp_path / "other"
+    h = ModelHarness(tmp_path, {"backup": f"touch {shlex.quote(str(marker))}"}, ["yes"])
+    h.during = lambda: h.config.skills.commands.update(backup=f"touch {shlex.quote(str(other))}")
+    out = h.model("backup")
+    assert out.text == "Your commands changed while I was asking, so I ran nothing."
+    assert not out.executed and not marker.exists() and not other.exists()
+
+
+_FLOOD = f"{sys.executable} -c \"import sys; [sys.stdout.buffer.write(b'x' * 1048576) for _ in range(60)]\""
+
+
+def test_huge_output_is_read_in_a_bounded_stream(tmp_path):
+    argv = shlex.split(_FLOOD)
+    tracemalloc.start()
+    try:
+        run = run_command_line(argv, 60, "flood")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert run.ok  # drained to the end: the command is not killed for talking
+    assert len(run.stdout) == MAX_READ_BYTES and run.dropped_bytes == 60 * 1048576 - MAX_READ_BYTES
+    assert peak < 8 * 1048576, peak  # never the whole 60 MB
+
+
+def test_endless_output_stops_at_the_timeout_with_bounded_memory(tmp_path):
+    started = time.monotonic()
+    run = run_command_line(["yes"], 0.5, "yes")
+    assert run.timed_out and time.monotonic() - started < 5
+    assert len(run.stdout) <= MAX_READ_BYTES and run.dropped_bytes > 0
+
+
+def test_status_commands_are_bounded_too(tmp_path):
+    check = collect_check("flood", _FLOOD, 60)
+    assert check.exit_code == 0 and len(check.output) <= MAX_READ_BYTES

@@ -26,7 +26,7 @@ POSITIVE = [
     ("Add call mom to my to-do list.", "add_task", {"item": "call mom"}),
     ("add fix the bike to my task list", "add_task", {"item": "fix the bike"}),
     ("add eggs to my shopping list", "add_task", {"item": "eggs", "list_name": "shopping"}),
-    ("Add eggs to the Shopping list!", "add_task", {"item": "eggs", "list_name": "Shopping"}),
+    ("Add eggs to the Shopping list!", "add_task", {"item": "eggs", "list_name": "shopping"}),  # the same list
     ("put bread on my list", "add_task", {"item": "bread"}),
     ("put bread on the groceries list", "add_task", {"item": "bread", "list_name": "groceries"}),
     ("add a task that says water the plants", "add_task", {"item": "water the plants"}),

@@ -114,7 +114,7 @@ def test_answer_streams_in_order_and_ends_with_finished(server):
     body = server.bodies("/api/chat")[-1]
     assert body["stream"] is True
     assert body["keep_alive"] == "30m"
-    assert body["options"] == {"temperature": 0.3}
+    assert body["options"] == {"temperature": 0.3, "num_predict": 400}  # a bounded answer
     assert body["messages"] == [
         {"role": "system", "content": "You are Hark."},
         {"role": "user", "content": "turn on the lights"},
@@ -451,7 +451,7 @@ def test_conversation_keeps_recent_turns_whole():
     # 6 past messages do not fit in 4: the first turn goes whole; the tool turn (4) stays whole.
     assert [m["role"] for m in msgs[1:]] == ["user", "assistant", "tool", "assistant", "user"]
     assert msgs[2]["tool_calls"] == [{"function": {"name": "current_time", "arguments": {}}}]
-    assert msgs[3] == {"role": "tool", "content": "It's noon.", "tool_name": "current_time"}
+    assert msgs[3] == {"role": "tool", "content": '<data source="current_time">It\'s noon.</data>', "tool_name": "current_time"}
     conv.add_assistant("a3")
     conv.add_user("u4")
     # The tool turn no longer fits with u3/a3: it is dropped whole, never leaving a lone tool result.

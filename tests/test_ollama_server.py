@@ -152,3 +152,13 @@ def test_runs_standalone(tmp_path):
         proc.terminate()
         proc.wait(timeout=5)
         proc.stdout.close()
+
+
+def test_raw_lines_are_sent_verbatim_inside_the_stream(server):
+    server.script("qwen3:1.7b", [Reply(content="Hi there.", raw_lines=["[1, 2]"], raw_after=1)])
+    resp, payload = request(server, "POST", "/api/chat",
+                            {"model": "qwen3:1.7b", "messages": [{"role": "user", "content": "hi"}]})
+    lines = payload.decode().splitlines()
+    assert lines[1] == "[1, 2]"  # after the first content line, exactly as scripted
+    assert json.loads(lines[0])["message"]["content"] == "Hi"
+    assert json.loads(lines[-1])["done"] is True

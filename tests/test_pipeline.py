@@ -68,7 +68,7 @@ def turn(transcriber, synth, _data_dir, tmp_path):
     """Build an in-process assistant on the session's models; returns (assistant, events, output wav)."""
     made = []
 
-    def build(host: str, answers=(), config: dict | None = None):
+    def build(host: str, answers=(), config: dict | None = None, live: bool = False):
         cfg = Config.model_validate({"llm": {"model": MODEL, "connect_timeout_s": 1.0, "response_timeout_s": 5.0},
                                      **(config or {})})
         events = EventBus()
@@ -76,7 +76,7 @@ def turn(transcriber, synth, _data_dir, tmp_path):
         parts = Parts(cfg, events, transcriber, synth, WavSink(out, synth.sample_rate), Brain(cfg.llm, host),
                       SkillRegistry.default(), _data_dir)
         listener = FileListener([Path(a) for a in answers], cfg.vad, events) if answers else None
-        a = Assistant(parts, listener)
+        a = Assistant(parts, listener, live=live)
         made.append(a)
         return a, events, out
 
@@ -140,7 +140,9 @@ def test_model_chosen_deletion_confirmed_by_voice_runs_once(ollama, turn, spoken
     results = named(events, "action_result")
     assert len(results) == 1 and results[0]["ok"]
     audit = [json.loads(l) for l in (_data_dir / "audit.jsonl").read_text().splitlines()]
-    assert len(audit) == 1 and audit[0]["skill"] == "clear_tasks" and audit[0]["chosen_by"] == "model"
+    # One action: its intent (written before it ran) and its outcome (after).
+    assert [e["phase"] for e in audit] == ["intent", "outcome"] and audit[0]["id"] == audit[1]["id"]
+    assert all(e["skill"] == "clear_tasks" and e["chosen_by"] == "model" for e in audit) and audit[1]["ok"]
     assert "yes" in audit[0]["confirmation"].lower()
     # The tool offered to the model came from the registry, with its schema.
     chat = ollama.bodies("/api/chat")[0]
@@ -209,7 +211,10 @@ def test_template_commands_work_with_ollama_down(turn, spoken, _data_dir):
     a.handle_text("tell me a joke")
     errors = [d["message"] for d in named(events, "error")]
     assert any("can't reach Ollama" in m and "ollama serve" in m for m in errors), errors
-    assert "can't reach Ollama" in reply(events)
+    # Said plainly, with no address read aloud; the address is in the printed error.
+    assert reply(events).endswith("I can't reach the language model.")
+    assert "127.0.0.1" not in reply(events) and "link" not in reply(events)
+    assert any("127.0.0.1" in m for m in errors)
 
 
 def test_stream_broken_mid_answer_keeps_what_was_said(ollama, turn):
@@ -266,7 +271,7 @@ def test_markdown_from_the_model_is_spoken_plainly(ollama, turn):
 # ------------------------------------------------------------ timers while idle
 
 def test_timer_is_announced_while_idle(ollama, turn):
-    a, events, _ = turn(ollama.url)
+    a, events, _ = turn(ollama.url, live=True)
     a.handle_text("set a timer for 1 second")
     time.sleep(2.5)
     a.speak_announcements()

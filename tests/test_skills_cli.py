@@ -181,3 +181,26 @@ def test_the_hark_command_mounts_tasks_and_history(tmp_path):
     failed = run("tasks", "done", "7")
     assert failed.returncode == 1 and "There is no task number 7." in failed.stderr
     assert run("history", "--json").stdout.strip() == "[]"
+
+
+def test_history_merges_intent_and_outcome_lines():
+    """The gate writes an intent line before an action and an outcome line after: one row per action."""
+    base = {"time": "2026-11-30T10:00:00+00:00", "arguments": {}, "confirmation": "spoken yes: 'yes'",
+            "chosen_by": "template"}
+    lines = [
+        {**base, "skill": "clear_tasks", "transcript": "delete all my tasks", "phase": "intent", "id": "a"},
+        {**base, "skill": "undo_last_change", "transcript": "undo that", "phase": "intent", "id": "b"},
+        {**base, "skill": "clear_tasks", "transcript": "delete all my tasks", "phase": "outcome", "id": "a",
+         "ok": True, "executed": True, "text": "Deleted 3 tasks."},
+        {**base, "skill": "delete_task", "transcript": "delete milk", "phase": "intent", "id": "c"},
+        {**base, "skill": "delete_task", "transcript": "delete milk", "phase": "outcome", "id": "c",
+         "ok": False, "executed": False, "text": "Your list changed while I was asking, so I deleted nothing."},
+    ]
+    (data_dir() / "audit.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    records = json.loads(hark("history", "--json").stdout)
+    assert [(r["skill"], r["phase"], r.get("ok")) for r in records] == [
+        ("clear_tasks", "outcome", True), ("undo_last_change", "intent", None), ("delete_task", "outcome", False)]
+    table = hark("history")
+    assert table.exit_code == 0, table.output
+    assert "done" in table.stdout and "no outcome recorded" in table.stdout
+    assert "not done: Your list changed while I was asking" in table.stdout

@@ -116,6 +116,27 @@ def test_collect_git_on_a_real_repository(tmp_path):
     assert git_sentence(g) == "project is on main with 2 uncommitted changes."
 
 
+def test_git_never_runs_the_repositorys_fsmonitor_or_hooks(tmp_path):
+    repo = make_repo(tmp_path)
+    marker = tmp_path / "ran"
+    script = tmp_path / "evil.sh"
+    script.write_text(f"#!/bin/sh\necho \"$0 $*\" >> {marker}\n")
+    script.chmod(0o755)
+    _git(repo, "config", "core.fsmonitor", str(script))
+    hooks = repo / ".git" / "hooks"
+    for hook in ("post-index-change", "reference-transaction", "post-checkout"):
+        (hooks / hook).write_text(script.read_text())
+        (hooks / hook).chmod(0o755)
+    (repo / "a.txt").touch()  # racy stat info: a plain `git status` refreshes (and writes) the index
+    # The threat is real on this git: a plain status runs the repository's program.
+    subprocess.run(["git", "-C", str(repo), "status", "--porcelain=v2"], capture_output=True, check=True)
+    assert marker.exists() and str(script) in marker.read_text()
+    marker.unlink()
+    g = collect_git(repo, timeout_s=10)
+    assert git_sentence(g) == "project is on main with 2 uncommitted changes."
+    assert not marker.exists()
+
+
 def test_collect_git_never_crashes_on_bad_paths(tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()

@@ -17,6 +17,7 @@ import pytest
 
 import skills.notes
 import skills.tasks
+from skills.confirm import question as Q
 from skills.gate import ConfirmationGate
 from skills.intents import IntentMatcher
 from skills.registry import SkillContext, SkillRegistry
@@ -186,7 +187,7 @@ def test_data_survives_reopening_and_schema_is_versioned(tmp_path):
     s.add("persist me", "errands")
     s.close()
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw.close()
     again = TaskStore(path)
@@ -273,11 +274,13 @@ def test_kill_during_writes_keeps_every_committed_task(tmp_path):
 def test_add_is_confirmed_with_a_preview_then_stored_and_audited():
     hark = Hark("yes")
     out = hark.run("add_task", item="buy oat milk", list_name="my shopping list")
-    assert hark.ask.questions == ["I'll add 'buy oat milk' to your shopping list. Shall I go ahead?"]
+    assert hark.ask.questions == [Q("I'll add 'buy oat milk' to your shopping list.")]
     assert out.ok and out.executed and out.text == "Added 'buy oat milk' to your shopping list."
     assert hark.texts("shopping") == ["buy oat milk"]
     audit = [json.loads(line) for line in (hark.data / "audit.jsonl").read_text().splitlines()]
-    assert [(a["skill"], a["arguments"]["item"]) for a in audit] == [("add_task", "buy oat milk")]
+    assert [(a["phase"], a["skill"], a["arguments"]["item"]) for a in audit] == [
+        ("intent", "add_task", "buy oat milk"), ("outcome", "add_task", "buy oat milk")]
+    assert audit[1]["ok"] is True and audit[1]["id"] == audit[0]["id"]
     hark.close()
 
 
@@ -294,14 +297,14 @@ def test_no_silence_or_unclear_answer_changes_nothing(answer):
 def test_due_phrase_is_split_from_the_item_or_parsed_from_due():
     hark = Hark("yes", "yes", "yes", "yes")
     out = hark.run("add_task", item="call mom tomorrow at five")
-    assert hark.ask.questions[0] == "I'll add 'call mom' to your list, due tomorrow at 5 PM. Shall I go ahead?"
+    assert hark.ask.questions[0] == Q("I'll add 'call mom' to your list, due tomorrow at 5 PM.")
     assert out.data["due"] == "2026-11-24T17:00:00" and out.data["text"] == "call mom"
     hark.run("add_task", item="pay rent friday at noon", due="friday at noon")  # said twice by a model
     assert [(t.text, t.due) for t in hark.store.find("pay rent")] == [("pay rent", datetime(2026, 11, 27, 12, 0))]
     # Words that are not a time are kept: nothing the user said is lost.
     out = hark.run("add_task", item="send invoice", due="today at 9 am")
-    assert hark.ask.questions[-1] == ("I'll add 'send invoice' to your list, due today at 9 AM, which has already "
-                                      "passed. Shall I go ahead?")
+    assert hark.ask.questions[-1] == Q("I'll add 'send invoice' to your list, due today at 9 AM, which has already "
+                                       "passed.")
     out = hark.run("add_task", item="water plants", due="when it feels right")
     assert out.ok and "didn't understand 'when it feels right'" in out.text
     assert hark.store.find("water plants")[0].due is None
@@ -358,7 +361,7 @@ def test_complete_by_spoken_words_with_a_slip_and_clear_errors():
     for text in ("buy oat milk", "buy milk", "call mom"):
         hark.store.add(text, None)
     out = hark.run("complete_task", item="by oat milk")
-    assert hark.ask.questions[0] == "I'll mark 'buy oat milk' as done. Shall I go ahead?"
+    assert hark.ask.questions[0] == Q("I'll mark 'buy oat milk' as done.")
     assert out.ok and hark.texts() == ["buy milk", "call mom"]
     hark.store.add("buy oat milk bars", None)
     hark.store.add("buy milk chocolate", None)
@@ -380,25 +383,27 @@ def test_edit_delete_clear_and_undo_through_the_gate():
     hark.store.add("eggs", "shopping")
 
     out = hark.run("edit_task", item="call mom", new_text="call mom about Sunday")
-    assert hark.ask.questions[-1] == "I'll change 'call mom' to say 'call mom about Sunday'. Shall I go ahead?"
+    assert hark.ask.questions[-1] == Q("I'll change 'call mom' to say 'call mom about Sunday'.")
     assert out.ok and "call mom about Sunday" in hark.texts()
     assert hark.run("edit_task", item="mom", due="tomorrow at 9 am").data["due"] == "2026-11-24T09:00:00"
 
     out = hark.run("delete_task", item="the bike")
-    assert hark.ask.questions[-1] == "I'll delete 'fix the bike' from your list. Shall I go ahead?"
+    assert hark.ask.questions[-1] == Q("I'll delete 'fix the bike' from your list.")
     assert out.ok and "fix the bike" not in hark.texts()
 
     out = hark.run("clear_tasks")
-    assert hark.ask.questions[-1] == "I'll delete all 2 of your tasks. Shall I go ahead?"
+    assert hark.ask.questions[-1] == Q("I'll delete the 2 open tasks on your inbox list; your shopping list keeps "
+                                       "its 1.")
     assert out.ok and hark.texts() == ["eggs"]
 
     out = hark.run("undo_last_change")
-    assert hark.ask.questions[-1] == "I'll undo clearing 2 tasks from your list. Shall I go ahead?"
+    assert hark.ask.questions[-1] == Q("I'll undo clearing 2 tasks from your list.")
     assert out.text == "Okay, I undid clearing 2 tasks from your list."
     assert hark.texts() == ["buy oat milk", "call mom about Sunday", "eggs"]
 
     out = hark.run("clear_tasks", list_name="all")
-    assert hark.ask.questions[-1] == "I'll delete all 3 of your tasks on every list. Shall I go ahead?"
+    assert hark.ask.questions[-1] == Q("I'll delete all 3 of your tasks on every list: 2 open tasks on your inbox "
+                                       "list and 1 open task on your shopping list.")
     assert hark.texts() == []
     hark.run("undo_last_change")
     hark.run("undo_last_change")  # and the delete before it
@@ -433,7 +438,7 @@ def test_a_preview_that_cannot_work_says_why_without_asking(name, arguments, err
     before = [t.to_dict() for t in hark.store.list_tasks(None, include_done=True)]
     last = hark.store.last_change()
     out = hark.run(name, **arguments)
-    assert hark.ask.questions == []  # no pointless "Shall I go ahead?"
+    assert hark.ask.questions == []  # no pointless question
     assert out.text == error
     assert not out.ok and not out.executed and out.confirmation is None
     assert [t.to_dict() for t in hark.store.list_tasks(None, include_done=True)] == before
@@ -480,7 +485,7 @@ def test_notes_are_appended_under_a_heading_per_day(tmp_path):
     config = Config(skills=SkillsConfig(notes_file=notes))
     first = Hark("yes", "yes", config=config)
     out = first.run("take_note", text="the plumber comes on Friday.")
-    assert first.ask.questions[0] == "I'll write down: 'the plumber comes on Friday'. Shall I go ahead?"
+    assert first.ask.questions[0] == Q("I'll write down: 'the plumber comes on Friday'.")
     assert out.ok and out.text == "Noted."
     first.run("take_note", text="buy stamps\nand envelopes")
     assert first.run("read_notes").text == (

@@ -319,3 +319,11 @@ def test_normalize_for_match(text: str, normalized: str) -> None:
 )
 def test_spoken_list(items: list[str], conjunction: str, spoken: str) -> None:
     assert spoken_list(items, conjunction) == spoken
+
+
+@pytest.mark.parametrize("text", ["See [link=https://evil.example]here[/link] now.", "Go to https://[::1 now.",
+                                  "Open http://[fe80::1]:8080/x please."])
+def test_a_url_that_does_not_parse_is_spoken_as_a_link_not_a_crash(text: str) -> None:
+    said = speakable(text)  # urlsplit raises ValueError on these; speaking must not
+    assert "a link" in said
+    assert "::" not in said and "evil" not in said

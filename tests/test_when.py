@@ -58,6 +58,18 @@ def at(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
         ("2 days", timedelta(days=2)),
         ("Set a timer for Five Minutes, please.", timedelta(minutes=5)),
         ("0 minutes", timedelta(0)),
+        # A bare number after a unit counts the next unit down; written fractions (issue 16).
+        ("one hour thirty", timedelta(hours=1, minutes=30)),
+        ("set a timer for two hours fifteen", timedelta(hours=2, minutes=15)),
+        ("1 hour and 30", timedelta(hours=1, minutes=30)),
+        ("two minutes ten", timedelta(minutes=2, seconds=10)),
+        ("1/2 a minute", timedelta(seconds=30)),
+        ("half a minute", timedelta(seconds=30)),
+        ("1/2 an hour", timedelta(minutes=30)),
+        ("1 and a 1/2 hours", timedelta(hours=1, minutes=30)),
+        ("one and a half hours", timedelta(hours=1, minutes=30)),
+        ("3/4 of an hour", timedelta(minutes=45)),
+        ("1/4 hour", timedelta(minutes=15)),
     ],
 )
 def test_parse_duration(text: str, expected: timedelta) -> None:
@@ -74,6 +86,22 @@ def test_parse_duration_none_without_a_duration(text: str) -> None:
 
 def test_parse_duration_takes_the_first_duration_only() -> None:
     assert parse_duration("10 minutes for pasta then 5 minutes for sauce") == timedelta(minutes=10)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("in 2 hours 5 pm", timedelta(hours=2)),             # "5 pm" is a clock time, not 5 minutes
+    ("1 hour 30 minutes", timedelta(hours=1, minutes=30)),  # the unit after the number is kept
+    ("2 hours 15 minutes and 10 seconds", timedelta(hours=2, minutes=15, seconds=10)),
+    ("5 seconds 30", timedelta(seconds=5)),               # nothing below seconds
+    ("1 hour 75", timedelta(hours=1)),                    # not a minute count
+])
+def test_a_trailing_number_is_only_the_next_unit_when_it_can_be(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+def test_written_fractions_do_not_eat_dates_or_other_numbers() -> None:
+    assert parse_duration("12/24") is None
+    assert parse_duration("read page 1/2") is None  # a fraction with no unit is no duration
 
 
 # ------------------------------------------------------------------ parse_when

@@ -3,6 +3,12 @@
 Stages run as: utterance -> transcript -> template match (no model) or the
 language model with skills as tools -> confirmation gate -> speech. The
 model's answer is spoken sentence by sentence while it is still streaming.
+
+Every turn runs in a guard: an unexpected error becomes an `error` event (the
+traceback goes to the log) and a short spoken apology, and the loop goes on.
+A model turn runs at most `MAX_TOOL_CALLS` tools and speaks at most
+`llm.max_spoken_chars` of its answer (the `reply` event carries all of it).
+Only the live loop (`live=True`) starts the skills' background work (timers).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from skills.gate import ConfirmationGate
 from skills.intents import IntentMatcher
@@ -23,7 +29,7 @@ from voice.audio import AudioSink, write_wav
 from voice.config import Config
 from voice.events import EventBus
 from voice.listen import Utterance, UtteranceSource
-from voice.llm import Brain, BrainError, Conversation, StreamBroken, TextDelta, ThinkingDelta, ToolRequest
+from voice.llm import DATA_RULE, Brain, BrainError, Conversation, StreamBroken, TextDelta, ThinkingDelta, ToolRequest
 from voice.speak import Mouth
 from voice.stt import SttError, Transcriber
 from voice.text import SentenceStream
@@ -31,6 +37,10 @@ from voice.tts import Synthesizer
 from voice.turn import State, TurnState
 
 log = logging.getLogger("hark.assistant")
+
+# More tool calls than this in one answer is a confused (or steered) model: the rest are dropped.
+MAX_TOOL_CALLS = 3
+APOLOGY = "Sorry, something went wrong; the details are in the log."
 
 
 @dataclass
@@ -48,15 +58,17 @@ class Parts:
 
 
 class Assistant:
-    def __init__(self, parts: Parts, listener: Optional[UtteranceSource] = None) -> None:
+    def __init__(self, parts: Parts, listener: Optional[UtteranceSource] = None, live: bool = False,
+                 answer: Optional[Callable[[str], Optional[str]]] = None) -> None:
         self.parts = parts
+        self._answer = answer  # typed answers (`hark ask` at a terminal), asked instead of the listener
         self.config = parts.config
         self.events = parts.events
         self.listener = listener
         self.state = TurnState(parts.events)
         self.mouth = Mouth(parts.synth, parts.sink, parts.events, parts.config.tts.sentence_silence_s)
-        self.ctx = SkillContext(config=parts.config, data_dir=parts.data_dir, announce=self.announce)
-        self.intents = IntentMatcher(parts.registry)
+        self.ctx = SkillContext(config=parts.config, data_dir=parts.data_dir, announce=self.announce, live=live)
+        self.intents = IntentMatcher(parts.registry, ctx=self.ctx)  # task lists, commands, stt.language
         self.gate = ConfirmationGate(
             parts.registry, self.ctx, parts.events, ask=self._ask,
             audit_path=parts.data_dir / "audit.jsonl",
@@ -64,14 +76,20 @@ class Assistant:
             reask_on_unclear=parts.config.confirm.reask_on_unclear,
             set_state=self.state.to,
         )
-        self.conversation = Conversation(parts.config.llm.system_prompt, parts.config.llm.max_history_messages)
-        self._announcements: "queue.Queue[str]" = queue.Queue()
+        # The data rule is added in code, so a customised system prompt still carries it.
+        prompt = " ".join(p for p in (parts.config.llm.system_prompt.strip(), DATA_RULE) if p)
+        self.conversation = Conversation(prompt, parts.config.llm.max_history_messages)
+        self._announcements: "queue.Queue[tuple[str, Optional[Callable[[], None]]]]" = queue.Queue()
         self._spoken: list[str] = []
+        self._unspoken: list[str] = []  # printed in the reply but not read aloud (over max_spoken_chars)
         self._speaking = False
+        self._heard = False  # whether the last speech was fully played
         self._turn_lock = threading.Lock()
         for problem in parts.registry.load_errors:
             self.events.emit(ev.ERROR, stage="skills", message=problem)
-        parts.registry.start(self.ctx)
+        if live:  # one-shot `ask`/`run` never fire timers: the running `listen` says them
+            parts.registry.start(self.ctx)
+        self.events.subscribe(self._on_event)
 
     # ------------------------------------------------------------ speech out
 
@@ -92,27 +110,48 @@ class Assistant:
         """Wait until everything said has been heard, then listen again (never to ourselves)."""
         if not self._speaking:
             return  # nothing said: keep what the user may have said meanwhile
-        self.mouth.wait()
+        self._heard = self.mouth.wait()
         self._speaking = False
         if self.listener and self.config.audio.mute_while_speaking:
             self.listener.resume()
 
-    def announce(self, text: str) -> None:
-        """Something to say unprompted (a timer is due); spoken at the next idle moment. Any thread."""
+    def announce(self, text: str, on_played: Optional[Callable[[], None]] = None) -> None:
+        """Something to say unprompted (a timer is due); spoken at the next idle moment. Any thread.
+
+        `on_played()` is called once the words have actually been played (not when queued),
+        so a timer is marked fired only after the user could hear it.
+        """
         self.events.emit(ev.TIMER_FIRED, text=text)
-        self._announcements.put(text)
+        self._announcements.put((text, on_played))
+
+    def _on_event(self, event) -> None:
+        # A lost microphone is said aloud too (if the speaker works), at the next idle moment.
+        if event.name == ev.ERROR and event.data.get("stage") == "microphone" and event.data.get("spoken"):
+            self._announcements.put((str(event.data["spoken"]), None))
 
     def speak_announcements(self) -> None:
         while True:
             try:
-                text = self._announcements.get_nowait()
+                text, on_played = self._announcements.get_nowait()
             except queue.Empty:
                 return
             with self._turn_lock:
-                self._spoken = []
-                self._speak(text)
-                self._finish_speaking()
-                self.events.emit(ev.REPLY, text=text, announcement=True)
+                try:
+                    self._spoken = []
+                    failures = self.mouth.failures
+                    self._heard = False
+                    self._speak(text)
+                    self._finish_speaking()
+                    heard = self._heard and self.mouth.failures == failures
+                    self.events.emit(ev.REPLY, text=text, announcement=True, played=heard)
+                    if on_played is not None and heard:
+                        on_played()  # only now may a timer count as fired
+                    elif on_played is not None:
+                        self.events.emit(ev.ERROR, stage="speech",
+                                         message="An announcement could not be played, so it was not marked as heard.")
+                except Exception as e:
+                    self._recover(e, "announcement")
+                    continue
                 self.state.to(State.LISTENING)
 
     # ------------------------------------------------------------ speech in
@@ -120,7 +159,11 @@ class Assistant:
     def transcribe(self, utt: Utterance) -> str:
         if self.config.debug.record_audio:
             folder = self.parts.data_dir / "recordings"
-            write_wav(folder / f"{datetime.now():%Y%m%d-%H%M%S-%f}.wav", utt.audio, 16000)
+            try:
+                write_wav(folder / f"{datetime.now():%Y%m%d-%H%M%S-%f}.wav", utt.audio, 16000)
+            except OSError as e:  # a debugging aid must never cost the user's turn
+                log.warning("could not keep the recording in %s: %s", folder, e)
+                self.events.emit(ev.ERROR, stage="recording", message=f"could not keep the recording in {folder}: {e}")
         if self.parts.transcriber is None:
             raise SttError("no speech-to-text model is loaded")
         t = self.parts.transcriber.transcribe(utt.audio)
@@ -131,6 +174,8 @@ class Assistant:
         """The gate's question: speak it, wait until it has been heard, then take the answer."""
         self._speak(question)
         self._finish_speaking()
+        if self._answer is not None:
+            return self._answer(question)
         if self.listener is None or self.listener.exhausted:
             return None
         utt = self.listener.next_utterance(timeout=self.config.confirm.timeout_s)
@@ -147,46 +192,97 @@ class Assistant:
 
     def handle_utterance(self, utt: Utterance) -> None:
         with self._turn_lock:
-            if self.state.state == State.LISTENING:
-                self.state.to(State.RECORDING)
-            self.state.to(State.TRANSCRIBING)
             try:
-                text = self.transcribe(utt)
-            except SttError as e:
-                self.events.emit(ev.ERROR, stage="stt", message=str(e))
-                self._spoken = []
-                self._speak("Sorry, speech recognition failed. " + str(e))
-                self._end_turn()
-                return
-            if utt.truncated:
-                self._spoken = []
-                self._speak(f"That was too long; I only heard the first {self.config.vad.max_utterance_s:g} seconds.")
-            if not text:
-                self._end_turn(reply=False)
-                return
-            self._handle_text_locked(text, keep_spoken=utt.truncated)
+                self._handle_utterance_locked(utt)
+            except Exception as e:
+                self._recover(e, "turn")
+
+    def _handle_utterance_locked(self, utt: Utterance) -> None:
+        self._unspoken = []
+        if self.state.state == State.LISTENING:
+            self.state.to(State.RECORDING)
+        self.state.to(State.TRANSCRIBING)
+        try:
+            text = self.transcribe(utt)
+        except SttError as e:
+            self.events.emit(ev.ERROR, stage="stt", message=str(e))
+            self._spoken = []
+            self._speak("Sorry, speech recognition failed. " + str(e))
+            self._end_turn()
+            return
+        if utt.truncated:
+            self._spoken = []
+            self._speak(f"That was too long; I only heard the first {self.config.vad.max_utterance_s:g} seconds.")
+        if not text:
+            self._end_turn(reply=False)
+            return
+        self._handle_text_locked(text, keep_spoken=utt.truncated)
 
     def handle_text(self, text: str) -> None:
         with self._turn_lock:
-            self._handle_text_locked(text)
+            try:
+                self._handle_text_locked(text)
+            except Exception as e:
+                self._recover(e, "turn")
+
+    def _recover(self, e: Exception, what: str) -> None:
+        """The guard: an unexpected error ends this turn, never the loop."""
+        log.exception("unexpected error in %s", what)
+        self.events.emit(ev.ERROR, stage=what, message=f"Unexpected error: {type(e).__name__}: {e}")
+        try:
+            self.mouth.stop()  # drop the rest of a half-spoken answer
+            if self.state.state == State.RECORDING:
+                self.state.to(State.LISTENING)
+            self._spoken = []
+            self._unspoken = []
+            self._speak(APOLOGY)
+            self._end_turn()
+        except Exception:  # even the apology failed (no speaker): the log has it, listen on
+            log.exception("could not recover from the error")
+            self._speaking = False
+            if self.listener is not None:
+                try:
+                    self.listener.resume()
+                except Exception:
+                    log.exception("could not resume listening")
+            self.state.state = State.LISTENING
 
     def _handle_text_locked(self, text: str, keep_spoken: bool = False) -> None:
         if not keep_spoken:
             self._spoken = []
+        self._unspoken = []
         self.state.to(State.THINKING)
         match = self.intents.match(text)
         if match is not None:
-            self.events.emit(ev.INTENT, name=match.name, arguments=match.arguments, sentence=match.sentence)
+            self.events.emit(ev.INTENT, name=match.name, arguments=match.arguments, sentence=match.sentence,
+                             language=match.language, intent=match.intent)
             outcome = self.gate.execute(match.name, match.arguments, transcript=text, source="template")
-            self._speak(outcome.text)
+            # In the sentence's language where the package has a reply (Korean), else the skill's (English) words.
+            reply = match.reply(self.ctx, outcome.text, outcome.ok, outcome.data)
+            self._say_in(match.language if reply != outcome.text else "en", reply)
         else:
             self._ask_model(text)
         self._end_turn()
 
+    def _say_in(self, language: str, text: str) -> None:
+        """Speak a reply in `language`; with no voice for it, print it (in the reply event) and say why once."""
+        tts = self.config.tts
+        if language == tts.language or language in tts.voices or not text.strip():
+            self._speak(text)
+            return
+        self._unspoken.append(text)
+        self.events.emit(ev.ERROR, stage="voice", message=(
+            f"No {language} voice is installed, so this reply is printed only. To hear it, set "
+            f"tts.voices: {{{language}: <a {language} Piper voice .onnx or a Wyoming URI>}} in the config."))
+
     def _end_turn(self, reply: bool = True) -> None:
         self._finish_speaking()
         if reply:
-            self.events.emit(ev.REPLY, text=" ".join(self._spoken))
+            if self._unspoken:
+                self.events.emit(ev.REPLY, text=" ".join(self._spoken + self._unspoken),
+                                 unspoken_chars=sum(len(t) for t in self._unspoken))
+            else:
+                self.events.emit(ev.REPLY, text=" ".join(self._spoken))
         if self.state.state != State.LISTENING:
             self.state.to(State.LISTENING)
 
@@ -199,18 +295,28 @@ class Assistant:
         answer: list[str] = []
         calls: list[ToolRequest] = []
         thinking = 0
+        budget = [self.config.llm.max_spoken_chars]
+
+        def say(sentence: str) -> None:
+            # Past the cap (or once one sentence didn't fit) the answer is printed, not read aloud.
+            if self._unspoken or len(sentence) > budget[0]:
+                self._unspoken.append(sentence.strip())
+                return
+            budget[0] -= len(sentence)
+            self._speak(sentence)
+
         try:
             for item in brain.respond(conv, self.parts.registry.tool_schemas()):
                 if isinstance(item, TextDelta):
                     answer.append(item.text)
                     for sentence in sentences.push(item.text):
-                        self._speak(sentence)
+                        say(sentence)
                 elif isinstance(item, ThinkingDelta):
                     thinking += item.chars
                 elif isinstance(item, ToolRequest):
                     calls.append(item)
             for sentence in sentences.flush():
-                self._speak(sentence)
+                say(sentence)
         except BrainError as e:
             partial = "".join(answer) or (e.partial if isinstance(e, StreamBroken) else "")
             self.events.emit(ev.ERROR, stage="llm", message=str(e))
@@ -219,11 +325,21 @@ class Assistant:
             conv.rollback(mark)
             conv.add_user(text)
             conv.add_assistant(partial + (" [answer cut off]" if partial else "[no answer: " + str(e) + "]"))
-            self._speak(str(e))
+            self._speak(e.spoken)
             return
         finally:
             if thinking:
                 self.events.emit(ev.THINKING, chars=thinking)
+        if self._unspoken:
+            self._speak("The rest is on the screen.")
+        if len(calls) > MAX_TOOL_CALLS:
+            dropped = calls[MAX_TOOL_CALLS:]
+            calls = calls[:MAX_TOOL_CALLS]
+            self.events.emit(ev.ERROR, stage="llm", message=(
+                f"The model asked for {len(calls) + len(dropped)} actions in one answer; only the first "
+                f"{MAX_TOOL_CALLS} are considered, the rest were dropped: {', '.join(c.name for c in dropped)}."))
+            self._speak(f"The model asked for {len(calls) + len(dropped)} actions at once; "
+                        f"I'll only consider the first {MAX_TOOL_CALLS}.")
         conv.add_assistant("".join(answer), calls or None)
         # Skill results are spoken as they are: no second model round (faster, and nothing invented).
         for call in calls:
@@ -243,7 +359,13 @@ class Assistant:
             self.speak_announcements()
             if self.listener.exhausted:
                 break
-            utt = self.listener.next_utterance(timeout=idle_poll_s)
+            try:
+                utt = self.listener.next_utterance(timeout=idle_poll_s)
+            except Exception as e:  # the source failed: report it, and keep serving
+                log.exception("reading the next utterance failed")
+                self.events.emit(ev.ERROR, stage="listen", message=f"Unexpected error: {type(e).__name__}: {e}")
+                stop.wait(idle_poll_s)
+                continue
             if utt is None:
                 continue
             self.handle_utterance(utt)

@@ -3,6 +3,11 @@
 Inside the pipeline audio is 16 kHz mono int16 in 30 ms frames. Devices and
 files are opened at whatever rate they have and resampled here, at the edge
 (soxr), so no other stage ever sees another format.
+
+Devices can go away (a USB microphone unplugged, the sound server restarted):
+`MicrophoneSource.healthy()` says when capture has stopped and `reopen()`
+opens the same device again; `SpeakerSink` reopens its stream on the next
+sentence and never waits forever on a dead one.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -221,18 +226,29 @@ class MicrophoneSource:
     """Live capture: a PortAudio callback feeds 30 ms int16 frames into a queue."""
 
     def __init__(self, device: DeviceSpec = None, frame_ms: int = 30) -> None:
+        self._spec = device
         self.device = resolve_device(device, "input")
         self.frame_samples = RATE * frame_ms // 1000
         self._queue: "queue.Queue[Optional[np.ndarray]]" = queue.Queue(maxsize=1000)
-        self._stream = None
+        self._stream: Any = None  # a sounddevice.InputStream while open
         self._resampler = None
         self._pending = np.zeros(0, np.int16)
         self.overflows = 0
         self.closed = threading.Event()
+        self._open_lock = threading.Lock()
+        self.last_audio = time.monotonic()  # when the callback last delivered samples (or the stream opened)
 
     def start(self) -> "MicrophoneSource":
+        with self._open_lock:
+            if self.closed.is_set():
+                raise DeviceError("the microphone was closed")
+            return self._open()
+
+    def _open(self) -> "MicrophoneSource":
         sd = _sd()
         rate = RATE
+        self._resampler = None
+        self._pending = np.zeros(0, np.int16)
         try:
             sd.check_input_settings(device=self.device.index, channels=1, samplerate=RATE, dtype="float32")
         except Exception:
@@ -249,13 +265,53 @@ class MicrophoneSource:
             )
             self._stream.start()
         except Exception as e:
+            self._close_stream()
             raise DeviceError(f"cannot open microphone '{self.device.name}': {e}. Try another with --input-device (see `hark devices`).") from e
+        self.last_audio = time.monotonic()
         log.info("microphone: %s at %d Hz", self.device.name, rate)
         return self
+
+    def healthy(self, stall_s: float = 5.0) -> Optional[str]:
+        """None while capture works; else why it stopped (the stream died, or no audio for `stall_s`)."""
+        stream = self._stream
+        if stream is None:
+            return "the microphone is not open"
+        try:
+            active = bool(stream.active)
+        except Exception as e:  # PortAudio refuses to answer: as good as gone
+            return f"the microphone stream failed ({e})"
+        if not active:
+            return "the microphone stream stopped (the device or the sound server went away)"
+        silent = time.monotonic() - self.last_audio
+        if silent > stall_s:
+            return f"the microphone delivered no audio for {silent:.0f} seconds"
+        return None
+
+    def reopen(self) -> "MicrophoneSource":
+        """Close the dead stream and open the same device again (raises DeviceError while it is missing)."""
+        with self._open_lock:
+            if self.closed.is_set():
+                raise DeviceError("the microphone was closed")
+            self._close_stream()
+            self.device = resolve_device(self._spec, "input")
+            return self._open()
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+            except Exception:
+                log.debug("stopping input stream failed", exc_info=True)
+            try:
+                stream.close()
+            except Exception:
+                log.debug("closing input stream failed", exc_info=True)
 
     def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio thread
         if status.input_overflow:
             self.overflows += 1
+        self.last_audio = time.monotonic()
         mono = indata[:, 0].copy()
         if self._resampler is not None:
             mono = self._resampler.resample_chunk(mono)
@@ -292,13 +348,8 @@ class MicrophoneSource:
         self.closed.set()
         if self.overflows:
             log.warning("the microphone lost %d blocks of audio (the machine was too busy to keep up)", self.overflows)
-        if self._stream is not None:
-            try:
-                self._stream.stop()
-                self._stream.close()
-            except Exception:
-                log.debug("closing input stream failed", exc_info=True)
-            self._stream = None
+        with self._open_lock:
+            self._close_stream()
         try:
             self._queue.put_nowait(None)
         except queue.Full:
@@ -326,8 +377,14 @@ class AudioSink:
 class SpeakerSink(AudioSink):
     """A PortAudio output stream kept open for the whole session (opening one per turn costs latency)."""
 
+    REOPEN_EVERY_S = 2.0  # a dead speaker is tried again at most this often
+
     def __init__(self, device: DeviceSpec = None, rate: int = 22050, latency: str = "high") -> None:
         sd = _sd()
+        self._spec = device
+        self._latency = latency
+        self._closed = False
+        self._last_open = 0.0
         self.device = resolve_device(device, "output")
         self.rate = rate
         try:
@@ -341,17 +398,48 @@ class SpeakerSink(AudioSink):
         self._idle = threading.Event()
         self._idle.set()
         self._announce_first = False
+        self._stream: Any = None  # a sounddevice.OutputStream while open
+        self._open()
+
+    def _open(self) -> None:
+        sd = _sd()
+        self._last_open = time.monotonic()
         try:
             self._stream = sd.OutputStream(
                 device=self.device.index, channels=1, samplerate=self.device_rate, dtype="float32",
-                callback=self._callback, latency=latency,
+                callback=self._callback, latency=self._latency,
             )
             self._stream.start()
         except Exception as e:
-            raise DeviceError(f"cannot open speaker '{self.device.name}': {e}. Try another with --output-device (see `hark devices`).") from e
+            self._stream = None
+            raise DeviceError(f"cannot open speaker '{self.device.name}': {e}. "
+                              "Try another with --output-device (see `hark devices`).") from e
         log.info("speaker: %s at %d Hz", self.device.name, self.device_rate)
 
+    def _alive(self) -> bool:
+        try:
+            return self._stream is not None and bool(self._stream.active)
+        except Exception:
+            return False
+
+    def _ensure_open(self) -> None:
+        """A speaker whose stream died (sound server restarted) is reopened, at most every few seconds."""
+        if self._alive() or self._closed:
+            return
+        if time.monotonic() - self._last_open < self.REOPEN_EVERY_S:
+            raise DeviceError(f"the speaker '{self.device.name}' is not available")
+        old, self._stream = self._stream, None
+        if old is not None:
+            try:
+                old.close()
+            except Exception:
+                log.debug("closing the dead output stream failed", exc_info=True)
+        self.stop()
+        self._idle.set()
+        self._open()
+
     def play(self, samples: np.ndarray, rate: int) -> None:
+        self._ensure_open()
         samples = to_float32(samples)
         if rate != self.device_rate:
             samples = resample(samples, rate, self.device_rate)
@@ -385,7 +473,16 @@ class SpeakerSink(AudioSink):
                     self._idle.set()
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        ok = self._idle.wait(timeout)
+        end = None if timeout is None else time.monotonic() + timeout
+        ok = False
+        while not ok:
+            ok = self._idle.wait(0.25)
+            if not ok and not self._alive():  # the stream died: what is queued will never be heard
+                self.stop()
+                self._idle.set()
+                return False
+            if not ok and end is not None and time.monotonic() >= end:
+                return False
         if ok:
             # What the callback handed over is still in the device buffer for `latency` seconds.
             time.sleep(float(self._stream.latency) if self._stream else 0.0)
@@ -398,6 +495,7 @@ class SpeakerSink(AudioSink):
             self._current = np.zeros(0, np.float32)
 
     def close(self) -> None:
+        self._closed = True
         if self._stream is not None:
             try:
                 self._stream.stop()

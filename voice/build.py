@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import logging.handlers
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
+
+import numpy as np
 
 from voice.config import Config, data_dir
 
@@ -29,41 +33,146 @@ def models_dir() -> Path:
     return path
 
 
-def setup_logging(config: Config, verbose: bool = False) -> Path:
-    """Readable log lines on stderr (warnings and up unless verbose) and a rotating file with everything."""
-    logs = data_dir() / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    path = logs / "hark.log"
+# Probe size: enough that a folder with room for it also has room for SQLite's -wal/-shm to start.
+_PROBE_BYTES = 64 * 1024
+
+
+def data_dir_problem() -> Optional[str]:
+    """Why Hark cannot write its data folder (read-only, not permitted, full), or None when it can.
+
+    One sentence the command line prints as is.  It never suggests moving a database
+    aside: the files may be perfectly healthy, only the folder is not writable.
+    """
+    env = "HARK_DATA_DIR"
+    try:
+        folder = data_dir()
+    except OSError as e:
+        return f"I can't create Hark's data folder: {e.strerror or e}. Set {env} to a folder you can write."
+    probe = folder / f".hark-write-test-{os.getpid()}"
+    try:
+        with probe.open("wb") as f:
+            f.write(b"\0" * _PROBE_BYTES)
+            f.flush()
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            what, fix = "is full (no space left for Hark to write)", "Free some space there"
+        elif e.errno == errno.EROFS:
+            what, fix = "is on a read-only file system", "Make it writable"
+        else:
+            what, fix = f"is not writable ({e.strerror or e})", "Make it writable"
+        return (f"Hark's data folder {folder} {what}. Hark needs to write there for tasks, timers, the audit log "
+                f"and logs; your data in it is unchanged. {fix}, or set {env} to another folder.")
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return None
+
+
+class _TerminalFormatter(logging.Formatter):
+    """Log lines for stderr: transcripts and model text in them cannot send escape sequences."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from voice.terminal import clean
+
+        return clean(super().format(record))
+
+
+def setup_logging(config: Config, verbose: bool = False) -> Optional[Path]:
+    """Readable log lines on stderr (warnings and up unless verbose) and a rotating file with everything.
+
+    The file is private (the command line sets umask 077) and is skipped, not fatal, when the
+    data folder cannot be written: commands that need the folder say so themselves.
+    Returns the log file, or None without one.
+    """
     root = logging.getLogger()
     root.handlers.clear()
     root.setLevel(logging.DEBUG)
-    file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-    file_handler.setLevel(getattr(logging, config.logging.level))
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(file_handler)
+    path: Optional[Path] = None
+    try:
+        logs = data_dir() / "logs"
+        logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = logs / "hark.log"
+        file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    except OSError:
+        path = None
+    else:
+        file_handler.setLevel(getattr(logging, config.logging.level))
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(file_handler)
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.INFO if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("hark: %(levelname)s: %(message)s"))
+    console.setFormatter(_TerminalFormatter("hark: %(levelname)s: %(message)s"))
+    # Events reach the terminal once, through the command's own printer (or --json), not again as log lines.
+    console.addFilter(lambda record: not record.name.startswith("hark.events"))
     root.addHandler(console)
     for noisy in ("httpx", "httpcore", "faster_whisper", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return path
 
 
-def build_transcriber(config: Config):
+def build_transcriber(config: Config, events=None):
+    """The local Whisper engine, or a Wyoming server (`stt.uri`) that falls back to it once per fault."""
     from voice.stt import WhisperTranscriber
+    from voice.wyoming_link import is_remote
 
-    t = WhisperTranscriber(config.stt, models_dir()).load()
-    t.warm()
-    return t
+    def local():
+        t = WhisperTranscriber(config.stt, models_dir()).load()
+        t.warm()
+        return t
+
+    if not is_remote(config.stt.uri):
+        return local()
+    from voice.wyoming_stt import FallbackTranscriber, WyomingTranscriber
+
+    remote = FallbackTranscriber(WyomingTranscriber(config.stt.uri, config.stt),
+                                 local if config.stt.fallback_to_local else None,
+                                 events.emit if events is not None else None)
+    remote.warm()
+    return remote
+
+
+class NoVoice:
+    """The synthesizer of a reply nobody hears (`hark ask --quiet`): says nothing, loads nothing.
+
+    Piper is never imported for it, so a quiet command starts as fast as the text path allows.
+    """
+
+    sample_rate = 22050
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        """No audio at all."""
+        return iter(())
 
 
 def build_synth(config: Config):
+    """The local Piper voice, or a Wyoming server (`tts.uri`) that falls back to it once per fault."""
     from voice.tts import PiperSynthesizer
+    from voice.wyoming_link import is_remote
 
-    s = PiperSynthesizer(config.tts, models_dir()).load()
-    s.warm()
-    return s
+    def local(tts=config.tts):
+        s = PiperSynthesizer(tts, models_dir()).load()
+        s.warm()
+        return s
+
+    if not is_remote(config.tts.uri):
+        return local()
+    from voice.wyoming_tts import FallbackSynthesizer, WyomingSynthesizer
+
+    remote = FallbackSynthesizer(WyomingSynthesizer(config.tts.uri, config.tts),
+                                 local if config.tts.fallback_to_local else None)
+    remote.warm()
+    return remote
+
+
+def language_voices(config: Config, synth, events):
+    """`synth`, choosing a voice per spoken language (`tts.voices`) when the language is detected."""
+    from voice.tts import PiperSynthesizer
+    from voice.wyoming_tts import language_voices as wrap
+
+    if isinstance(synth, NoVoice):
+        return synth
+    return wrap(synth, config.tts, config.stt.language,
+                lambda tts: PiperSynthesizer(tts, models_dir()).load(), events)
 
 
 def build_parts(config: Config, events, sink, *, need_stt: bool = True, synth=None):
@@ -76,8 +185,8 @@ def build_parts(config: Config, events, sink, *, need_stt: bool = True, synth=No
     return Parts(
         config=config,
         events=events,
-        transcriber=build_transcriber(config) if need_stt else None,
-        synth=synth or build_synth(config),
+        transcriber=build_transcriber(config, events) if need_stt else None,
+        synth=language_voices(config, synth or build_synth(config), events),
         sink=sink,
         brain=Brain(config.llm, config.ollama_host),
         registry=registry,

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from voice import events as ev
+from voice.terminal import clean, shown
 
 app = typer.Typer(
     help="Hark: a local, private voice assistant. Speak an instruction; Hark does the work and asks before anything consequential.",
@@ -30,26 +34,75 @@ ConfigOpt = typer.Option(None, "--config", "-c", help="Config file (default: $XD
                          exists=False, dir_okay=False)
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show progress logs on stderr.")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object per line (events or results).")
+SttOpt = typer.Option(None, "--stt", metavar="URI",
+                      help="Speech to text: 'local' or a Wyoming server, tcp://host:port (overrides stt.uri).")
+TtsOpt = typer.Option(None, "--tts", metavar="URI",
+                      help="Speech synthesis: 'local' or a Wyoming server, tcp://host:port (overrides tts.uri).")
+
+
+# Exit codes of the commands that run turns (listen, run, ask); documented in `hark ask --help`.
+EXIT_DONE, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 3
+# How long a typed answer to a confirmation question is waited for; then it counts as silence.
+TYPED_ANSWER_TIMEOUT_S = 60.0
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]hark:[/] {message}", highlight=False)
+    err.print(Text.assemble(("hark:", "bold red"), " ", shown(message)))
     raise typer.Exit(code)
 
 
-def _config(path: Optional[Path], verbose: bool = False):
-    from voice.build import setup_logging
+def _config(path: Optional[Path], verbose: bool = False, *, writes: bool = False,
+            stt: Optional[str] = None, tts: Optional[str] = None):
+    """Load the config and set up logging.
+
+    `writes`: the command needs the data folder (one clear message, exit 1, when it is read-only
+    or full; before any model loads). `stt`/`tts`: --stt/--tts.
+    """
+    from pydantic import ValidationError
+
+    from voice.build import data_dir_problem, setup_logging
     from voice.config import ConfigError, load_config
 
     try:
         config = load_config(path)
     except ConfigError as e:
         _fail(str(e))
+    for option, section, value in (("--stt", config.stt, stt), ("--tts", config.tts, tts)):
+        if value is not None:
+            try:
+                section.uri = value
+            except ValidationError as e:
+                _fail(f"{option}: {e.errors()[0]['msg'].removeprefix('Value error, ')}")
+    if writes:
+        problem = data_dir_problem()
+        if problem:
+            _fail(problem)
     setup_logging(config, verbose)
     return config
 
 
-def _events(json_out: bool):
+class _Outcome:
+    """What a command's turns came to, as its exit code: 0 done, 1 failed, 3 cancelled."""
+
+    FAILED_STAGES = frozenset({"llm", "skill", "turn", "stt", "audit", "listen"})
+
+    def __init__(self) -> None:
+        self.failed = False
+        self.cancelled = False
+
+    def __call__(self, event) -> None:
+        if event.name == ev.CANCELLED:
+            self.cancelled = True
+        elif ((event.name == ev.ACTION_RESULT and not event.data.get("ok"))
+              or (event.name == ev.ERROR and event.data.get("stage") in self.FAILED_STAGES)):
+            self.failed = True
+
+    @property
+    def code(self) -> int:
+        return EXIT_FAILED if self.failed else EXIT_CANCELLED if self.cancelled else EXIT_DONE
+
+
+def _events(json_out: bool, one_shot: bool = False):
     from voice.events import EventBus, json_lines_writer, log_writer
 
     bus = EventBus()
@@ -57,34 +110,47 @@ def _events(json_out: bool):
     if json_out:
         bus.subscribe(json_lines_writer(sys.stdout))
     else:
-        bus.subscribe(_human_printer)
+        bus.subscribe(_human_printer(one_shot))
     return bus
 
 
-def _human_printer(event) -> None:
-    """Without --json: what a person wants to see of a turn."""
-    d = event.data
-    if event.name == "transcript" and d.get("text"):
-        err.print(f"[cyan]you:[/] {d['text']}", highlight=False)
-    elif event.name == "reply" and d.get("text"):
-        err.print(f"[green]hark:[/] {d['text']}", highlight=False)
-    elif event.name == "confirm_request":
-        err.print(f"[yellow]hark asks:[/] {d['text']}", highlight=False)
-    elif event.name in ("error", "utterance_too_long", "no_speech"):
-        err.print(f"[red]{event.name}:[/] {d.get('message')}", highlight=False)
-    elif event.name == "state" and d.get("state") == "listening" and d.get("previous") != "listening":
-        err.print("[dim]listening…[/]")
+def _human_printer(one_shot: bool) -> Callable:
+    """Without --json: what a person wants to see of a turn. Every text shown literally (`shown`).
+
+    The live loop prints everything on stderr.  One-shot commands (`ask`, `run`) print the
+    reply alone on stdout, so `reply=$(hark ask ...)` works, and no "listening" chatter.
+    """
+
+    def show(event) -> None:
+        d = event.data
+        if event.name == ev.TRANSCRIPT and d.get("text"):
+            err.print(Text.assemble(("you:", "cyan"), " ", shown(d["text"])))
+        elif event.name == ev.REPLY and d.get("text"):
+            if one_shot:
+                print(clean(d["text"]), flush=True)
+            else:
+                err.print(Text.assemble(("hark:", "green"), " ", shown(d["text"])))
+        elif event.name == ev.CONFIRM_REQUEST:
+            err.print(Text.assemble(("hark asks:", "yellow"), " ", shown(d.get("text", ""))))
+        elif event.name in (ev.ERROR, ev.UTTERANCE_TOO_LONG, ev.NO_SPEECH):
+            err.print(Text.assemble((f"{event.name}:", "red"), " ", shown(d.get("message"))))
+        elif (event.name == ev.STATE and not one_shot and d.get("state") == "listening"
+              and d.get("previous") != "listening"):
+            err.print("[dim]listening…[/]")
+
+    return show
 
 
 def _guard(fn):
     """Turn the pipeline's own errors into a clear message and exit code 1 (no traceback)."""
     from voice.audio import AudioError
+    from voice.config import ConfigError
     from voice.stt import SttError
     from voice.tts import TtsError
 
     try:
         return fn()
-    except (AudioError, SttError, TtsError) as e:
+    except (AudioError, SttError, TtsError, ConfigError) as e:  # ConfigError: checks made when parts are built
         _fail(str(e))
 
 
@@ -101,9 +167,11 @@ def listen(
     output_device: Optional[str] = typer.Option(None, "--output-device", "-o", help="Speaker: index or part of its name."),
     json_out: bool = JsonOpt,
     verbose: bool = VerboseOpt,
+    stt: Optional[str] = SttOpt,
+    tts: Optional[str] = TtsOpt,
 ) -> None:
     """Listen on the microphone and answer out loud, until Ctrl-C."""
-    cfg = _config(config, verbose)
+    cfg = _config(config, verbose, writes=True, stt=stt, tts=tts)
     events = _events(json_out)
 
     def start():
@@ -123,14 +191,15 @@ def listen(
         except Exception as e:  # Ollama down is not fatal: templates still work, and it may come up later
             events.emit(ev.ERROR, stage="llm", message=str(e))
         listener = LiveListener(mic, cfg.vad, events, cfg.audio.frame_ms, cfg.audio.echo_tail_ms / 1000)
-        return Assistant(parts, listener), listener
+        return Assistant(parts, listener, live=True), listener  # only the live loop fires timers
 
     assistant, listener = _guard(start)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops Hark as cleanly as Ctrl-C
     _guard(listener.start)
     events.emit(ev.READY, microphone=listener.mic.device.name, speaker=assistant.parts.sink.device.name)
-    err.print(f"[bold]Hark is listening[/] on {listener.mic.device.name}. Press Ctrl-C to stop.")
+    err.print(Text.assemble(("Hark is listening", "bold"), " on ", shown(listener.mic.device.name),
+                            ". Press Ctrl-C to stop."))
     try:
         assistant.run(stop)
     except KeyboardInterrupt:
@@ -149,12 +218,13 @@ def transcribe(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Whisper model: a directory, a pip package or a name."),
     json_out: bool = JsonOpt,
     verbose: bool = VerboseOpt,
+    stt: Optional[str] = SttOpt,
 ) -> None:
     """Transcribe audio files with the configured Whisper model (loaded once for all files)."""
     from voice.audio import AudioFileError, read_audio
     from voice.build import build_transcriber
 
-    cfg = _config(config, verbose)
+    cfg = _config(config, verbose, stt=stt)
     if model:
         cfg.stt.model = model
     transcriber = _guard(lambda: build_transcriber(cfg))
@@ -167,7 +237,7 @@ def transcribe(
             if json_out:
                 print(json.dumps({"file": str(f), "error": str(e)}), flush=True)
             else:
-                err.print(f"[red]{e}[/]", highlight=False)
+                err.print(shown(e, "red"))
             continue
         t = transcriber.transcribe(audio)
         if json_out:
@@ -177,7 +247,7 @@ def transcribe(
                 "seconds": t.seconds,
             }, ensure_ascii=False), flush=True)
         else:
-            out.print(f"[bold]{f}[/]: {t.text}" if len(files) > 1 else t.text, highlight=False)
+            out.print(Text.assemble((clean(f), "bold"), ": ", shown(t.text)) if len(files) > 1 else shown(t.text))
     if failed:
         raise typer.Exit(1)
 
@@ -189,6 +259,7 @@ def say(
     config: Optional[Path] = ConfigOpt,
     output_device: Optional[str] = typer.Option(None, "--output-device", "-o", help="Speaker: index or part of its name."),
     verbose: bool = VerboseOpt,
+    tts: Optional[str] = TtsOpt,
 ) -> None:
     """Speak TEXT with the configured Piper voice."""
     from voice.audio import WavSink
@@ -196,7 +267,7 @@ def say(
     from voice.events import EventBus
     from voice.speak import Mouth
 
-    cfg = _config(config, verbose)
+    cfg = _config(config, verbose, tts=tts)
 
     def run():
         synth = build_synth(cfg)
@@ -213,30 +284,55 @@ def say(
 
     _guard(run)
     if out_file:
-        err.print(f"wrote {out_file}")
+        err.print(Text(f"wrote {clean(out_file)}"))
 
 
 def _one_shot(cfg, events, *, answers: List[Path], input_file: Optional[Path], output: Optional[Path], quiet: bool,
-              need_stt: bool, output_device: Optional[str] = None):
+              need_stt: bool, output_device: Optional[str] = None,
+              answer: Optional[Callable[[str], Optional[str]]] = None):
     from voice.assistant import Assistant
     from voice.audio import DeviceError, NullSink, TeeSink, WavSink
-    from voice.build import build_parts, build_synth, open_speaker
+    from voice.build import NoVoice, build_parts, build_synth, open_speaker
     from voice.listen import FileListener
 
-    synth = build_synth(cfg)
+    # Nobody hears a quiet reply: no voice is loaded at all (Piper's import and load cost seconds).
+    synth = NoVoice() if quiet and output is None else build_synth(cfg)
     sinks = []
     if not quiet and output is None:
         try:
             sinks.append(open_speaker(cfg, synth.sample_rate, output_device))
         except DeviceError as e:  # typed and file turns still work; the reply is printed
-            err.print(f"[yellow]hark: no speaker, replies are shown as text only: {e}[/]", highlight=False)
+            err.print(Text(f"hark: no speaker, replies are shown as text only: {clean(e)}", style="yellow"))
     if output is not None:
         sinks.append(WavSink(output, synth.sample_rate))
     sink = TeeSink(*sinks) if sinks else NullSink()
     parts = build_parts(cfg, events, sink, synth=synth, need_stt=need_stt)
     files = ([input_file] if input_file else []) + list(answers)
     listener = FileListener(files, cfg.vad, events, cfg.audio.frame_ms) if files else None
-    return Assistant(parts, listener)
+    return Assistant(parts, listener, answer=answer)
+
+
+def _typed_answers(show_question: bool, timeout_s: float = TYPED_ANSWER_TIMEOUT_S) -> Callable[[str], Optional[str]]:
+    """Answers to confirmation questions typed at the terminal (stdin must be a tty).
+
+    The line typed is judged like a spoken answer (`skills.confirm.classify_answer`).
+    Nothing typed within `timeout_s`, an empty line or end of input (Ctrl-D) is silence.
+    """
+
+    def answer(question: str) -> Optional[str]:
+        if show_question:  # without --json the question was already printed as "hark asks:"
+            err.print(Text.assemble(("hark asks:", "yellow"), " ", shown(question)))
+        err.print(Text("your answer (yes or no): ", style="bold"), end="")
+        ready, _, _ = select.select([sys.stdin.fileno()], [], [], timeout_s)
+        if not ready:
+            err.print("\n[dim]no answer[/]")
+            return None
+        # One read is one line: the terminal is in canonical mode. os.read, not sys.stdin,
+        # so nothing typed ahead hides in a Python buffer from the next select().
+        line = os.read(sys.stdin.fileno(), 4096).decode("utf-8", errors="replace")
+        return line.strip() or None
+
+    return answer
 
 
 @app.command()
@@ -248,10 +344,19 @@ def run(
     output_device: Optional[str] = typer.Option(None, "--output-device", "-o", help="Speaker when --output is not given."),
     json_out: bool = JsonOpt,
     verbose: bool = VerboseOpt,
+    stt: Optional[str] = SttOpt,
+    tts: Optional[str] = TtsOpt,
 ) -> None:
-    """Run turns from audio files instead of the microphone."""
-    cfg = _config(config, verbose)
-    events = _events(json_out)
+    """Run turns from audio files instead of the microphone.
+
+    The replies are printed on stdout, the rest on stderr.
+
+    Exit codes: 0 done; 1 an action failed, or a part of Hark did (the model, a skill); 3 not confirmed: cancelled.
+    """
+    cfg = _config(config, verbose, writes=True, stt=stt, tts=tts)
+    events = _events(json_out, one_shot=True)
+    outcome = _Outcome()
+    events.subscribe(outcome)
     assistant = _guard(lambda: _one_shot(cfg, events, answers=answers, input_file=input_file, output=output,
                                          quiet=False, need_stt=True, output_device=output_device))
     try:
@@ -259,7 +364,8 @@ def run(
     finally:
         assistant.close()
     if output:
-        err.print(f"wrote {output}")
+        err.print(Text(f"wrote {clean(output)}"))
+    raise typer.Exit(outcome.code)
 
 
 @app.command()
@@ -271,12 +377,28 @@ def ask(
     config: Optional[Path] = ConfigOpt,
     json_out: bool = JsonOpt,
     verbose: bool = VerboseOpt,
+    stt: Optional[str] = SttOpt,
+    tts: Optional[str] = TtsOpt,
 ) -> None:
-    """One turn from typed text instead of speech (for the keyboard, scripts and tests)."""
-    cfg = _config(config, verbose)
-    events = _events(json_out)
+    """One turn from typed text instead of speech (for the keyboard, scripts and tests).
+
+    The reply is printed alone on stdout, so `reply=$(hark ask ...)` works; the rest goes to stderr.
+
+    When Hark asks before doing something, the --answers WAV files answer, in order.
+
+    Without --answers, on a terminal, you type the answer; it is judged like a spoken one (only a plain yes).
+
+    Nothing typed within 60 seconds, an empty line or Ctrl-D cancels; so does having no terminal.
+
+    Exit codes: 0 done; 1 an action failed, or a part of Hark did (the model, a skill); 3 not confirmed: cancelled.
+    """
+    cfg = _config(config, verbose, writes=True, stt=stt, tts=tts)
+    events = _events(json_out, one_shot=True)
+    outcome = _Outcome()
+    events.subscribe(outcome)
+    typed = _typed_answers(show_question=json_out) if not answers and sys.stdin.isatty() else None
     assistant = _guard(lambda: _one_shot(cfg, events, answers=answers, input_file=None, output=output,
-                                         quiet=quiet, need_stt=bool(answers)))
+                                         quiet=quiet, need_stt=bool(answers), answer=typed))
     try:
         assistant.handle_text(text)
         if assistant.listener is not None:
@@ -284,6 +406,7 @@ def ask(
         assistant.speak_announcements()
     finally:
         assistant.close()
+    raise typer.Exit(outcome.code)
 
 
 # ---------------------------------------------------------------- inspection
@@ -304,7 +427,8 @@ def devices(config: Optional[Path] = ConfigOpt, json_out: bool = JsonOpt) -> Non
     table = Table("index", "name", "in", "out", "rate", "api", "default")
     for d in devs:
         default = " ".join(x for x, on in (("input", d.is_default_input), ("output", d.is_default_output)) if on)
-        table.add_row(str(d.index), d.name, str(d.inputs), str(d.outputs), f"{d.default_rate:g}", d.hostapi, default)
+        table.add_row(str(d.index), shown(d.name), str(d.inputs), str(d.outputs), f"{d.default_rate:g}",
+                      shown(d.hostapi), default)
     out.print(table)
     if not devs:
         err.print("No audio devices. Is PulseAudio/PipeWire running? Is libportaudio2 installed?")
@@ -322,10 +446,10 @@ def doctor(config: Optional[Path] = ConfigOpt, json_out: bool = JsonOpt) -> None
             print(json.dumps(r.__dict__))
     else:
         for r in results:
-            mark = "[green]ok[/]  " if r.ok else ("[yellow]warn[/]" if r.warning else "[red]FAIL[/]")
-            out.print(f"{mark} {r.name}: {r.detail}", highlight=False)
+            mark = ("ok  ", "green") if r.ok else (("warn", "yellow") if r.warning else ("FAIL", "red"))
+            out.print(Text.assemble(mark, " ", shown(f"{r.name}: {r.detail}")))
             if not r.ok and r.fix:
-                out.print(f"      fix: {r.fix}", highlight=False)
+                out.print(shown(f"      fix: {r.fix}"))
     if any(not r.ok and not r.warning for r in results):
         raise typer.Exit(1)
 
@@ -348,19 +472,19 @@ def models_list(config: Optional[Path] = ConfigOpt) -> None:
         tts = str(resolve_voice(cfg.tts.voice, mdir, download=False)[0])
     except TtsError as e:
         tts = f"not available: {e}"
-    out.print(f"speech-to-text  {cfg.stt.model}: {stt}", highlight=False)
-    out.print(f"voice           {cfg.tts.voice}: {tts}", highlight=False)
-    out.print(f"model files in  {mdir}", highlight=False)
+    out.print(shown(f"speech-to-text  {cfg.stt.model}: {stt}"))
+    out.print(shown(f"voice           {cfg.tts.voice}: {tts}"))
+    out.print(shown(f"model files in  {mdir}"))
     brain = Brain(cfg.llm, cfg.ollama_host)
     try:
         models = brain.list_models()
     except BrainError as e:
-        out.print(f"ollama          {cfg.ollama_host}: {e}", highlight=False)
+        out.print(shown(f"ollama          {cfg.ollama_host}: {e}"))
         return
-    out.print(f"ollama          {cfg.ollama_host} (configured model: {cfg.llm.model})", highlight=False)
-    for m in models:
+    out.print(shown(f"ollama          {cfg.ollama_host} (configured model: {cfg.llm.model})"))
+    for m in models:  # names come from the server: shown literally
         mark = "*" if m.get("name") == cfg.llm.model else " "
-        out.print(f"  {mark} {m.get('name')}  {m.get('size', '')}", highlight=False)
+        out.print(shown(f"  {mark} {m.get('name')}  {m.get('size', '')}"))
 
 
 @models_app.command("pull")
@@ -376,18 +500,18 @@ def models_pull(
     cfg = _config(config)
     model = name or cfg.llm.model
     brain = Brain(cfg.llm, cfg.ollama_host)
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  console=err) as progress:
-        task = progress.add_task(f"pulling {model}", total=None)
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), console=err) as progress:
+        task = progress.add_task(clean(f"pulling {model}"), total=None)
 
         def on_progress(status: str, completed: Optional[int], total: Optional[int]) -> None:
-            progress.update(task, description=f"{model}: {status}", completed=completed or 0, total=total)
+            progress.update(task, description=clean(f"{model}: {status}"), completed=completed or 0, total=total)
 
         try:
             brain.pull(model, on_progress)
         except BrainError as e:
             _fail(str(e))
-    out.print(f"{model} is ready on {cfg.ollama_host}")
+    out.print(shown(f"{model} is ready on {cfg.ollama_host}"))
 
 
 def _mount_skill_commands() -> None:
@@ -395,16 +519,25 @@ def _mount_skill_commands() -> None:
     try:
         from skills.cli import history, tasks_app
     except ImportError as e:  # never let a broken skill module take the whole CLI down
-        err.print(f"[yellow]hark: task commands unavailable: {e}[/]")
+        err.print(shown(f"hark: task commands unavailable: {e}", "yellow"))
         return
     app.add_typer(tasks_app, name="tasks", help="Your task lists: add, list, done, export.")
     app.command("history", help="Consequential actions Hark carried out (the audit log).")(history)
+    try:
+        from skills.intents_cli import intents_app
+    except ImportError as e:
+        err.print(shown(f"hark: intents commands unavailable: {e}", "yellow"))
+        return
+    app.add_typer(intents_app, name="intents", help="See which skill and arguments a sentence maps to.")
 
 
 _mount_skill_commands()
 
 
 def main() -> None:
+    # Private by default: everything Hark writes (databases and their -wal/-shm, audit log,
+    # notes, logs, recordings) is created readable by this user only.
+    os.umask(0o077)
     app()
 
 

@@ -14,7 +14,7 @@ from typing import Literal, Optional, Union
 
 import yaml
 from platformdirs import user_config_path, user_data_path
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 APP = "hark"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
@@ -28,11 +28,22 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _backend_uri(value: str) -> str:
+    """`local` or a Wyoming server address (tcp://host:port, unix:///path)."""
+    from voice.wyoming_link import LOCAL, uri_problem
+
+    value = value.strip()
+    if value.lower() == LOCAL:
+        return LOCAL
+    problem = uri_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 class AudioConfig(_Section):
     input_device: Optional[Union[int, str]] = None
     output_device: Optional[Union[int, str]] = None
-    # Pipeline format; devices are opened at their own rate and resampled at the edge.
-    sample_rate: Literal[16000] = 16000
     frame_ms: Literal[10, 20, 30] = 30
     # Drop what the microphone hears while Hark speaks (no echo canceller yet).
     mute_while_speaking: bool = True
@@ -65,6 +76,13 @@ class SttConfig(_Section):
     vad_filter: bool = True
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
     download: bool = True
+    # "local" (in-process faster-whisper) or a Wyoming server: tcp://host:port.
+    uri: str = "local"
+    # A server fault (down, timeout, dropped) -> the same audio once through the local engine.
+    fallback_to_local: bool = True
+    timeout_s: float = Field(10.0, gt=0, le=300)
+
+    _uri = field_validator("uri")(_backend_uri)
 
 
 class LlmConfig(_Section):
@@ -98,12 +116,24 @@ class TtsConfig(_Section):
     length_scale: Optional[float] = Field(None, gt=0.1, le=4.0)
     volume: float = Field(1.0, gt=0.0, le=4.0)
     sentence_silence_s: float = Field(0.15, ge=0.0, le=2.0)
+    # "local" (in-process Piper) or a Wyoming server: tcp://host:port[?voice=NAME].
+    uri: str = "local"
+    fallback_to_local: bool = True
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    # The language the default voice speaks; other languages need an entry in `voices`.
+    language: str = "en"
+    # Spoken language -> voice (a Piper voice spec or a Wyoming URI), used with stt.language: auto.
+    voices: dict[str, str] = {}
+
+    _uri = field_validator("uri")(_backend_uri)
 
 
 class ConfirmConfig(_Section):
     timeout_s: float = Field(6.0, gt=0.5, le=60)
     reask_on_unclear: bool = True
     # Skills that may run without a spoken yes (by name). Default: confirm every consequential skill.
+    # Checked against the loaded skills where the gate is built (skills.gate.check_not_required):
+    # an always-confirmed skill (delete, undo, run a command, type) or an unknown name is a ConfigError.
     not_required_for: list[str] = []
 
 

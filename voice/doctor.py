@@ -82,10 +82,46 @@ def check_ollama(cfg: Config) -> list[Check]:
     return [reach, pulled]
 
 
+def check_servers(cfg: Config) -> list[Check]:
+    """Each configured Wyoming server (stt.uri, tts.uri, remote tts.voices) answers and offers what it should."""
+    from voice.wyoming_link import is_remote, server_problem
+
+    wanted = []
+    if is_remote(cfg.stt.uri):
+        wanted.append(("speech-to-text server", cfg.stt.uri, "asr", cfg.stt.fallback_to_local,
+                       "start it on that machine: `python -m wyoming_faster_whisper --uri tcp://0.0.0.0:10300 "
+                       "--model small --data-dir DIR`, check the host and port, or set stt.uri: local"))
+    tts_uris = [cfg.tts.uri] if is_remote(cfg.tts.uri) else []
+    tts_uris += [v for v in cfg.tts.voices.values() if "://" in v and v not in tts_uris]
+    for uri in tts_uris:
+        wanted.append(("speech server", uri, "tts", cfg.tts.fallback_to_local,
+                       "start it on that machine: `python -m wyoming_piper --uri tcp://0.0.0.0:10200 "
+                       "--voice en_US-joe-medium --data-dir DIR`, check the host and port, or set tts.uri: local"))
+    checks = []
+    for name, uri, kind, fallback, fix in wanted:
+        problem = server_problem(uri, kind, min(3.0, cfg.stt.timeout_s if kind == "asr" else cfg.tts.timeout_s))
+        if problem is None:
+            checks.append(Check(name, True, f"{uri} answers"))
+        else:  # with the fallback on Hark still works, on this machine
+            checks.append(Check(name, False, problem + ("; this machine's engine is used meanwhile" if fallback else ""),
+                                fix, warning=fallback))
+    return checks
+
+
 def check_data_dir() -> Check:
+    from voice.build import data_dir_problem
+
+    problem = data_dir_problem()
+    if problem:  # read-only or full: nothing can be saved, so this fails (the files are not the problem)
+        return Check("data directory", False, problem,
+                     "make the folder writable, free some space, or set HARK_DATA_DIR")
     d = data_dir()
     free = shutil.disk_usage(d).free / 1e9
-    return Check("data directory", free > 0.2, f"{d} ({free:.1f} GB free)", "free some disk space or set HARK_DATA_DIR")
+    private = (d.stat().st_mode & 0o077) == 0
+    detail = f"{d} ({free:.1f} GB free" + ("" if private else "; other users can read it") + ")"
+    if free <= 0.2:
+        return Check("data directory", False, detail, "free some disk space or set HARK_DATA_DIR")
+    return Check("data directory", private, detail, f"chmod 700 {d}", warning=True)
 
 
 def run_checks(cfg: Config) -> list[Check]:
@@ -96,6 +132,10 @@ def run_checks(cfg: Config) -> list[Check]:
         _try("voice", lambda: check_voice(cfg)),
         _try("data directory", check_data_dir),
     ]
+    try:
+        checks += check_servers(cfg)
+    except Exception as e:
+        checks.append(Check("speech servers", False, f"{type(e).__name__}: {e}"))
     try:
         checks += check_ollama(cfg)
     except Exception as e:

@@ -2,6 +2,8 @@
 
 Events are at once the user's `--json` output, the log, and the tests' oracle.
 Every event carries `t`, seconds since the pipeline started (monotonic clock).
+The log holds the user's words (transcripts, replies, tool arguments) only at
+DEBUG; at INFO it records each event's name, sizes and timings.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable
 
@@ -36,6 +39,13 @@ AUDIO_OUT_START = "audio_out_start"
 AUDIO_OUT_END = "audio_out_end"
 ERROR = "error"                        # message, stage
 TIMER_FIRED = "timer_fired"
+MICROPHONE_BACK = "microphone_back"    # microphone, message: a lost microphone works again
+
+HISTORY_LIMIT = 1000  # events kept in EventBus.history (a long session must not grow without bound)
+
+# Fields whose values are safe to log at INFO: names and states, never the user's words.
+_PLAIN_FIELDS = frozenset({"name", "stage", "state", "previous", "verdict", "source", "language", "announcement",
+                           "microphone", "speaker", "ok", "file", "reason"})
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ class EventBus:
         self._t0 = clock()
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
-        self.history: list[Event] = []
+        self.history: "deque[Event]" = deque(maxlen=HISTORY_LIMIT)
 
     def now(self) -> float:
         return self._clock() - self._t0
@@ -95,9 +105,28 @@ def json_lines_writer(stream: IO[str]) -> Listener:
     return write
 
 
+def redacted(event: Event) -> str:
+    """The event without the user's words: text becomes its length, arguments their key names."""
+    out: dict[str, Any] = {"t": round(event.t, 4), "event": event.name}
+    for key, value in event.data.items():
+        if key in _PLAIN_FIELDS or isinstance(value, (bool, int, float)) or value is None:
+            out[key] = value
+        elif event.name == ERROR and key == "message":
+            out[key] = value  # errors are the log's purpose; their detail is needed to fix them
+        elif isinstance(value, str):
+            out[key + "_chars"] = len(value)
+        elif isinstance(value, dict):
+            out[key + "_keys"] = sorted(str(k) for k in value)
+        else:
+            out[key + "_type"] = type(value).__name__
+    return json.dumps(out, ensure_ascii=False, default=str)
+
+
 def log_writer(logger: logging.Logger = log) -> Listener:
     def write(event: Event) -> None:
         level = logging.WARNING if event.name == ERROR else logging.INFO
-        logger.log(level, "%s", event.to_json())
+        logger.log(level, "%s", redacted(event))
+        if any(k not in _PLAIN_FIELDS and isinstance(v, (str, dict, list)) for k, v in event.data.items()):
+            logger.debug("%s detail: %s", event.name, event.to_json())
 
     return write

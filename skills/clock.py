@@ -12,7 +12,9 @@ def current_time(ctx: SkillContext) -> str:
     return f"It's {spoken_clock(ctx.now())}."
 
 
-@skill(sentences=["what's the date [today]", "what day is it [today]", "what is today's date", "what is the date [today]"])
+@skill(
+    sentences=["what's the date [today]", "what day is it [today]", "what is today's date", "what is the date [today]"]
+)
 def current_date(ctx: SkillContext) -> str:
     """Tell today's date and day of the week."""
     now = ctx.now()

@@ -20,7 +20,7 @@ status report.
 
 from __future__ import annotations
 
-import difflib
+import contextlib
 import os
 import re
 import shlex
@@ -30,10 +30,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Optional
+from typing import IO, Any
 
+from skills.matching import best_match
+from skills.phrasing import spoken_list
 from skills.registry import Plan, SkillContext, SkillError, SkillResult, StateChanged, skill
-from voice.text import spoken_list
 
 # Keep the action result small even if a command prints megabytes.
 MAX_KEPT_OUTPUT = 20_000
@@ -57,18 +58,20 @@ class CommandRun:
     """What happened when a configured command line ran."""
 
     argv: list[str]
-    exit_code: Optional[int]      # None when it timed out
+    exit_code: int | None  # None when it timed out
     stdout: str
     stderr: str
     seconds: float
     timed_out: bool = False
-    dropped_bytes: int = 0        # output beyond MAX_READ_BYTES per stream, read and thrown away
+    dropped_bytes: int = 0  # output beyond MAX_READ_BYTES per stream, read and thrown away
 
     @property
     def ok(self) -> bool:
+        """Whether the command finished in time with exit code 0."""
         return not self.timed_out and self.exit_code == 0
 
     def as_data(self) -> dict[str, Any]:
+        """The run as plain data (for `--json` and the audit log)."""
         return {
             "argv": self.argv,
             "exit_code": self.exit_code,
@@ -86,12 +89,14 @@ class CommandNotRunnable(SkillError):
 
 
 class CommandName(str):
-    """A command's spoken name. Shell punctuation is refused while the arguments are checked,
-    so text that looks like a command line never even reaches the confirmation question.
-    The schema offered to the model stays a plain string."""
+    """A command's spoken name; shell punctuation is refused while the arguments are checked.
+
+    So text that looks like a command line never even reaches the confirmation question.
+    The schema offered to the model stays a plain string.
+    """
 
     @classmethod
-    def __get_pydantic_core_schema__(cls, source, handler):  # noqa: ANN001 (pydantic hook)
+    def __get_pydantic_core_schema__(cls, source, handler):
         from pydantic_core import core_schema
 
         return core_schema.no_info_after_validator_function(cls._check, core_schema.str_schema())
@@ -114,7 +119,9 @@ def split_command_line(line: str, label: str) -> list[str]:
     try:
         argv = shlex.split(line)
     except ValueError as e:
-        raise CommandNotRunnable(f"The {label} command line is not valid ({e}). Check the quotes in your config.") from None
+        raise CommandNotRunnable(
+            f"The {label} command line is not valid ({e}). Check the quotes in your config."
+        ) from None
     if not argv:
         raise CommandNotRunnable(f"The {label} command is empty in your config.")
     return [os.path.expanduser(os.path.expandvars(a)) for a in argv]
@@ -149,8 +156,15 @@ class _CappedReader(threading.Thread):
         return bytes(self.kept).decode("utf-8", errors="replace")
 
 
-def run_command_line(argv: list[str], timeout_s: float, label: str, *, max_bytes: int = MAX_READ_BYTES,
-                     env: Optional[dict[str, str]] = None, cwd: Optional[Path] = None) -> CommandRun:
+def run_command_line(
+    argv: list[str],
+    timeout_s: float,
+    label: str,
+    *,
+    max_bytes: int = MAX_READ_BYTES,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> CommandRun:
     """Run argv with a timeout; on timeout kill its whole process group (scripts spawn children).
 
     Output is bounded: each pipe keeps its first `max_bytes`, the rest is drained and dropped.
@@ -188,16 +202,21 @@ def run_command_line(argv: list[str], timeout_s: float, label: str, *, max_bytes
     except subprocess.TimeoutExpired:
         timed_out = True
     if timed_out:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait()
         for r in readers:  # one that escaped the group may hold a pipe open: don't wait for it forever
             r.join(timeout=5)
     out, err = readers
-    return CommandRun(argv, None if timed_out else proc.returncode, out.text(), err.text(),
-                      time.monotonic() - started, timed_out=timed_out, dropped_bytes=out.dropped + err.dropped)
+    return CommandRun(
+        argv,
+        None if timed_out else proc.returncode,
+        out.text(),
+        err.text(),
+        time.monotonic() - started,
+        timed_out=timed_out,
+        dropped_bytes=out.dropped + err.dropped,
+    )
 
 
 def summarize_output(text: str, max_chars: int = SPOKEN_OUTPUT_CHARS, max_lines: int = 2) -> str:
@@ -229,13 +248,17 @@ def _normalize_name(name: str) -> str:
 def resolve_command_name(spoken: str, configured: dict[str, str]) -> str:
     """Map what was said ("the Backup", "back up") to a configured name, or raise a speakable SkillError."""
     if not configured:
-        raise SkillError("No commands are configured. Add them under skills.commands in your config, as name: command line.")
+        raise SkillError(
+            "No commands are configured. Add them under skills.commands in your config, as name: command line."
+        )
     names = sorted(configured)
     available = f"The commands I know are: {spoken_list(names)}."
     heard = spoken.strip().rstrip(".!?,").strip()
     if not heard or not _SAFE_NAME.match(heard):
         # Shell punctuation in a name means someone (likely the model) wrote a command, not a name.
-        raise SkillError(f"I can only run commands by their configured name, and '{spoken.strip()}' is not one. {available}")
+        raise SkillError(
+            f"I can only run commands by their configured name, and '{spoken.strip()}' is not one. {available}"
+        )
     wanted = _normalize_name(heard)
     by_norm: dict[str, str] = {}
     for n in names:
@@ -246,14 +269,10 @@ def resolve_command_name(spoken: str, configured: dict[str, str]) -> str:
     if wanted.replace(" ", "") in squashed:  # "back up" for "backup"
         return squashed[wanted.replace(" ", "")]
     # Speech-to-text slips ("back-ups", "deploy site" for "deploy-site"): one clearly closest name.
-    close = difflib.get_close_matches(wanted, list(by_norm), n=2, cutoff=0.75)
-    if len(close) == 1 or (len(close) == 2 and _ratio(wanted, close[0]) - _ratio(wanted, close[1]) > 0.1):
-        return by_norm[close[0]]
+    closest = best_match(wanted, list(by_norm), lambda n: n).winner
+    if closest is not None:
+        return by_norm[closest]
     raise SkillError(f"I don't have a command called {heard}. {available}")
-
-
-def _ratio(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def _label(name: str) -> str:
@@ -265,7 +284,7 @@ def _spoken_arg(arg: str) -> str:
     if arg == home:
         return "your home folder"
     if arg.startswith(home + "/"):
-        return "~/" + arg[len(home) + 1:]
+        return "~/" + arg[len(home) + 1 :]
     return arg
 
 
@@ -347,12 +366,14 @@ def run_command(ctx: SkillContext, name: CommandName) -> SkillResult:
     return SkillResult(describe_run(label, run, timeout_s), {"name": resolved, **run.as_data()})
 
 
-@skill(sentences=[
-    "what commands can you run",
-    "which commands can you run",
-    "list [the|my] commands",
-    "what commands do you know",
-])
+@skill(
+    sentences=[
+        "what commands can you run",
+        "which commands can you run",
+        "list [the|my] commands",
+        "what commands do you know",
+    ]
+)
 def list_commands(ctx: SkillContext) -> SkillResult:
     """Tell which configured commands can be run by name."""
     names = sorted(ctx.config.skills.commands)

@@ -27,23 +27,24 @@ import os
 import re
 import threading
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 from skills import confirm
+from skills import events as ev
 from skills.confirm import Verdict, classify_answer
+from skills.events import EventSink
 from skills.registry import Plan, Skill, SkillContext, SkillError, SkillRegistry, StateChanged
-from voice import events as ev
-from voice.config import ConfigError
-from voice.events import EventBus
+from skills.settings import ConfigError
 
 log = logging.getLogger("hark.gate")
 
 # Speak the question, wait until it has finished playing, then listen.
 # Returns the user's answer as text, or None for silence / timeout.
-AskFn = Callable[[str], Optional[str]]
+AskFn = Callable[[str], str | None]
 
 _WHY_CANCELLED = {Verdict.SILENCE: "no answer", Verdict.NO: "you said no", Verdict.UNCLEAR: "the answer was unclear"}
 
@@ -54,13 +55,15 @@ class AuditError(Exception):
 
 @dataclass(frozen=True)
 class ActionOutcome:
+    """What came of one call through the gate: whether it ran, what to say, and how it was confirmed."""
+
     name: str
     arguments: dict[str, Any]
     ok: bool
-    text: str                     # what to tell the user (speakable)
-    executed: bool                # the skill function actually ran and changed what it said
+    text: str  # what to tell the user (speakable)
+    executed: bool  # the skill function actually ran and changed what it said
     # "spoken yes: ...", "not required by config", "chosen by a template", "not consequential"
-    confirmation: Optional[str]
+    confirmation: str | None
     data: Any = None
 
 
@@ -81,8 +84,9 @@ def check_not_required(names: Iterable[str], registry: SkillRegistry) -> set[str
             )
         skill = registry.get(name)
         if skill.always_confirm:
-            raise ConfigError(f"confirm.not_required_for: '{name}' {_what_it_does(skill)}, so it is always "
-                              "confirmed; remove it.")
+            raise ConfigError(
+                f"confirm.not_required_for: '{name}' {_what_it_does(skill)}, so it is always confirmed; remove it."
+            )
     return set(names)
 
 
@@ -103,11 +107,13 @@ def _what_it_does(skill: Skill) -> str:
 
 
 class ConfirmationGate:
+    """Runs skills, asking first for every consequential one (see the module docstring)."""
+
     def __init__(
         self,
         registry: SkillRegistry,
         ctx: SkillContext,
-        events: EventBus,
+        events: EventSink,
         ask: AskFn,
         audit_path: Path,
         *,
@@ -126,10 +132,11 @@ class ConfirmationGate:
         self._lock = threading.Lock()  # one action at a time (timers fire from another thread)
 
     def execute(self, name: str, arguments: Any, *, transcript: str = "", source: str = "model") -> ActionOutcome:
+        """Run one skill call through the gate (one call at a time); never raises for a skill's failure."""
         with self._lock:
             return self._execute(name, arguments, transcript, source)
 
-    def _needs_question(self, skill: Skill, source: str) -> Optional[str]:
+    def _needs_question(self, skill: Skill, source: str) -> str | None:
         """None if the user must say yes first, else why not (recorded as the confirmation)."""
         if skill.consequential:
             # always_confirm is checked here too, not only in config: a gate built around
@@ -155,7 +162,7 @@ class ConfirmationGate:
         changes = skill.consequential or skill.confirm_if_model
         waived = self._needs_question(skill, source)
         confirmation = waived or ""
-        plan: Optional[Plan] = None
+        plan: Plan | None = None
         if changes:
             # The plan is built even when no question is asked, so the skill always executes one.
             try:
@@ -173,12 +180,18 @@ class ConfirmationGate:
             self.events.emit(ev.CONFIRMED, name=name, answer=answer)
             confirmation = f"spoken yes: {answer!r}"
 
-        entry_id: Optional[str] = None
+        entry_id: str | None = None
         if changes:
             entry_id = uuid.uuid4().hex[:16]
             try:
-                self._append({**self._record(name, args, transcript, confirmation, source),
-                              "phase": "intent", "id": entry_id, "plan": plan.text if plan else None})
+                self._append(
+                    {
+                        **self._record(name, args, transcript, confirmation, source),
+                        "phase": "intent",
+                        "id": entry_id,
+                        "plan": plan.text if plan else None,
+                    }
+                )
             except AuditError as e:
                 text = f"{e}, so I did nothing."
                 self.events.emit(ev.ERROR, stage="audit", message=text)
@@ -204,17 +217,25 @@ class ConfirmationGate:
             self.ctx.plan = None
         if entry_id is not None:
             try:
-                self._append({**self._record(name, args, transcript, confirmation, source), "phase": "outcome",
-                              "id": entry_id, "ok": outcome.ok, "executed": outcome.executed, "text": outcome.text})
+                self._append(
+                    {
+                        **self._record(name, args, transcript, confirmation, source),
+                        "phase": "outcome",
+                        "id": entry_id,
+                        "ok": outcome.ok,
+                        "executed": outcome.executed,
+                        "text": outcome.text,
+                    }
+                )
             except AuditError as e:  # the action already ran: say so in the log, keep its result
                 self.events.emit(ev.ERROR, stage="audit", message=f"{e}; the outcome of {name} is not recorded")
         self.events.emit(ev.ACTION_RESULT, name=name, ok=outcome.ok, text=outcome.text)
         return outcome
 
-    def _confirm(self, preview: str) -> tuple[Verdict, Optional[str]]:
+    def _confirm(self, preview: str) -> tuple[Verdict, str | None]:
         question = confirm.question(preview)
         tries = 2 if self.reask_on_unclear else 1
-        answer: Optional[str] = None
+        answer: str | None = None
         verdict = Verdict.SILENCE
         for _ in range(tries):
             self.set_state("confirming")
@@ -239,24 +260,31 @@ class ConfirmationGate:
         }
 
     def _append(self, record: dict[str, Any]) -> None:
-        """Append one line and fsync it (and the folder when the file is new): on disk before we go on."""
-        line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        append_audit(self.audit_path, record)
+
+
+def append_audit(path: Path, record: dict[str, Any]) -> None:
+    """Append one line and fsync it (and the folder when the file is new): on disk before we go on.
+
+    The one audit writer: the gate, and changes typed at the keyboard (`hark tasks`, `hark timers`).
+    """
+    line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists()
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            self.audit_path.parent.mkdir(parents=True, exist_ok=True)
-            new = not self.audit_path.exists()
-            fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if new:
+            dir_fd = os.open(path.parent, os.O_RDONLY)
             try:
-                view = memoryview(line)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
+                os.fsync(dir_fd)
             finally:
-                os.close(fd)
-            if new:
-                dir_fd = os.open(self.audit_path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
-        except OSError as e:
-            raise AuditError(f"I can't write the audit log at {self.audit_path} ({e.strerror or e})") from e
+                os.close(dir_fd)
+    except OSError as e:
+        raise AuditError(f"I can't write the audit log at {path} ({e.strerror or e})") from e

@@ -57,11 +57,47 @@ INTENT_SKILLS: dict[str, str] = {
 
 # Room and floor words HA's templates accept; Hark has no rooms, so they are matched and dropped.
 AREAS = {
-    "en": ["kitchen", "living room", "lounge", "bedroom", "master bedroom", "guest room", "kids room", "office",
-           "study", "garage", "bathroom", "dining room", "hallway", "hall", "basement", "attic", "garden",
-           "patio", "laundry room", "den", "nursery", "porch", "workshop"],
-    "ko": ["주방", "부엌", "거실", "침실", "안방", "작은방", "서재", "사무실", "차고", "욕실", "화장실", "현관",
-           "베란다", "다용도실"],
+    "en": [
+        "kitchen",
+        "living room",
+        "lounge",
+        "bedroom",
+        "master bedroom",
+        "guest room",
+        "kids room",
+        "office",
+        "study",
+        "garage",
+        "bathroom",
+        "dining room",
+        "hallway",
+        "hall",
+        "basement",
+        "attic",
+        "garden",
+        "patio",
+        "laundry room",
+        "den",
+        "nursery",
+        "porch",
+        "workshop",
+    ],
+    "ko": [
+        "주방",
+        "부엌",
+        "거실",
+        "침실",
+        "안방",
+        "작은방",
+        "서재",
+        "사무실",
+        "차고",
+        "욕실",
+        "화장실",
+        "현관",
+        "베란다",
+        "다용도실",
+    ],
 }
 FLOORS = {
     "en": ["upstairs", "downstairs", "ground floor", "first floor", "second floor", "top floor"],
@@ -197,6 +233,7 @@ def load_language(language: str) -> HaLanguage | None:
 
 # ---- a match becomes a skill call ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class HaCall:
     """One skill call made from a Home Assistant match, with the slots its reply template needs."""
@@ -205,7 +242,7 @@ class HaCall:
     arguments: dict[str, Any]
     intent: str
     response_key: str | None
-    slots: dict[str, Any] = field(default_factory=dict)   # HA's slot values, for the reply template
+    slots: dict[str, Any] = field(default_factory=dict)  # HA's slot values, for the reply template
 
 
 def _number(value: Any) -> float:
@@ -261,8 +298,7 @@ def to_call(result: Any, text: str, default_words: frozenset[str] = frozenset())
         if isinstance(command, str) and command.strip():
             # A delayed command: Hark can't run arbitrary commands later, so it says it will remind you.
             what = _REMIND_ME.sub("", command.strip()) or command.strip()
-            return HaCall("remind_me", {"what": what, "when": f"in {spoken_length(length)}"},
-                          intent, "command", slots)
+            return HaCall("remind_me", {"what": what, "when": f"in {spoken_length(length)}"}, intent, "command", slots)
         args = {"duration": spoken_length(length)}
         if isinstance(slots.get("name"), str) and slots["name"].strip():
             args["name"] = slots["name"].strip()
@@ -290,8 +326,11 @@ def to_call(result: Any, text: str, default_words: frozenset[str] = frozenset())
         if _REMOVE_VERB.match(text):
             # "delete apples in my shopping list": the words ask to delete, so Hark deletes (and asks first).
             skill_name = "delete_task"
-            lst = slots.get("name") if intent == "HassListCompleteItem" else (
-                SHOPPING_LIST if _SHOPPING_WORD.search(text) else None)
+            lst = (
+                slots.get("name")
+                if intent == "HassListCompleteItem"
+                else (SHOPPING_LIST if _SHOPPING_WORD.search(text) else None)
+            )
             if (lst := _list_argument(lst, default_words)) is not None:
                 args["list_name"] = lst
     elif intent == "HassListRemoveItem":
@@ -304,6 +343,7 @@ def to_call(result: Any, text: str, default_words: frozenset[str] = frozenset())
 
 
 # ---- replies in the user's language -----------------------------------------------------------------
+
 
 @functools.cache
 def _jinja():
@@ -318,7 +358,7 @@ def _clean_number(value: Any) -> Any:
 
 def _timer_slots(ctx: SkillContext) -> list[dict[str, Any]]:
     """The running timers as HA's HassTimerStatus reply template expects them."""
-    from skills.timer_service import TIMER, rounded_left
+    from skills.timer_store import TIMER, rounded_left
     from skills.timers import service_for
 
     service = service_for(ctx)
@@ -327,13 +367,20 @@ def _timer_slots(ctx: SkillContext) -> list[dict[str, Any]]:
     for t in service.active(TIMER):
         left = int(rounded_left(t.seconds_left(now)).total_seconds())
         start = round(t.duration_s)
-        out.append({
-            "is_active": not t.paused, "name": t.name or "", "area": "",
-            "total_seconds_left": int(t.seconds_left(now)),
-            "rounded_hours_left": left // 3600, "rounded_minutes_left": left % 3600 // 60,
-            "rounded_seconds_left": left % 60,
-            "start_hours": start // 3600, "start_minutes": start % 3600 // 60, "start_seconds": start % 60,
-        })
+        out.append(
+            {
+                "is_active": not t.paused,
+                "name": t.name or "",
+                "area": "",
+                "total_seconds_left": int(t.seconds_left(now)),
+                "rounded_hours_left": left // 3600,
+                "rounded_minutes_left": left % 3600 // 60,
+                "rounded_seconds_left": left % 60,
+                "start_hours": start // 3600,
+                "start_minutes": start % 3600 // 60,
+                "start_seconds": start % 60,
+            }
+        )
     return out
 
 
@@ -361,6 +408,7 @@ def render_reply(language: str, call: HaCall, ctx: SkillContext, data: Any) -> s
 
 
 # ---- "never mind" ---------------------------------------------------------------------------------
+
 
 @skill()
 def never_mind(ctx: SkillContext) -> SkillResult:

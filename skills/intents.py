@@ -62,11 +62,11 @@ _ITEM_HOMOPHONES = re.compile(r"^(?:by|bye)\b", re.IGNORECASE)
 class IntentMatch:
     """A skill call chosen by a template, and whose template it was."""
 
-    name: str                    # the skill to run
-    arguments: dict[str, Any]    # only the slots the user actually said
-    sentence: str                # the template that matched
-    language: str = "en"         # whose templates matched
-    intent: str = ""             # the Home Assistant intent, or "" for Hark's own templates
+    name: str  # the skill to run
+    arguments: dict[str, Any]  # only the slots the user actually said
+    sentence: str  # the template that matched
+    language: str = "en"  # whose templates matched
+    intent: str = ""  # the Home Assistant intent, or "" for Hark's own templates
     ha_call: HaCall | None = None
 
     def reply(self, ctx: SkillContext, outcome_text: str, ok: bool, data: Any = None) -> str:
@@ -119,8 +119,9 @@ def _clean_value(name: str, value: Any) -> Any:
 class IntentMatcher:
     """Matches an utterance to a skill call using the skills' sentence templates."""
 
-    def __init__(self, registry: SkillRegistry, ctx: SkillContext | None = None,
-                 language: str | None = None, use_ha: bool = True) -> None:
+    def __init__(
+        self, registry: SkillRegistry, ctx: SkillContext | None = None, language: str | None = None, use_ha: bool = True
+    ) -> None:
         """Compile the templates: Home Assistant's (English, Korean, the configured language) and the skills' own.
 
         `ctx` gives the task lists (HA's `{name}`) and the configured commands; `language`
@@ -131,7 +132,7 @@ class IntentMatcher:
         if language is None and ctx is not None:
             language = getattr(getattr(ctx.config, "stt", None), "language", None)
         self.language = language
-        # Templates that could not be used, with the reason (shown by `hark doctor`, logged here).
+        # Templates that could not be used, with the reason (logged here; `hark intents test` prints them).
         self.problems: list[str] = []
         self._intents = self._build()
         # English, Korean (chosen by script) and the configured language, if the package has it.
@@ -160,8 +161,10 @@ class IntentMatcher:
                     continue
                 unknown = slots - set(params)
                 if unknown:
-                    self._problem(f"{skill.name}: template {template!r} names {sorted(unknown)}, "
-                                  f"which are not parameters of the skill")
+                    self._problem(
+                        f"{skill.name}: template {template!r} names {sorted(unknown)}, "
+                        f"which are not parameters of the skill"
+                    )
                     continue
                 templates.append(template)
                 wildcards |= slots - set(closed)
@@ -171,11 +174,13 @@ class IntentMatcher:
                 p: {"values": [{"in": v.replace("_", " "), "out": v} for v in vals]} for p, vals in closed.items()
             }
             intents[skill.name] = {"data": [{"sentences": templates, "lists": local_lists}]}
-        return Intents.from_dict({
-            "language": "en",
-            "intents": intents,
-            "lists": {name: {"wildcard": True} for name in sorted(wildcards)},
-        })
+        return Intents.from_dict(
+            {
+                "language": "en",
+                "intents": intents,
+                "lists": {name: {"wildcard": True} for name in sorted(wildcards)},
+            }
+        )
 
     def _problem(self, message: str) -> None:
         log.warning("%s", message)
@@ -230,8 +235,9 @@ class IntentMatcher:
                     return found
         return None
 
-    def _ha_in(self, language: str, text: str, list_names: tuple[str, ...],
-               default_words: frozenset[str]) -> IntentMatch | None:
+    def _ha_in(
+        self, language: str, text: str, list_names: tuple[str, ...], default_words: frozenset[str]
+    ) -> IntentMatch | None:
         ha = load_language(language)
         assert ha is not None
         best: tuple[tuple[int, int, int], IntentMatch] | None = None
@@ -248,8 +254,7 @@ class IntentMatcher:
             score = (len(wild), -result.text_chunks_matched, sum(len(e.text or "") for e in wild))
             if best is None or score < best[0]:
                 sentence = result.intent_sentence.text if result.intent_sentence else ""
-                best = (score, IntentMatch(call.skill, arguments, sentence or "", language,
-                                           result.intent.name, call))
+                best = (score, IntentMatch(call.skill, arguments, sentence or "", language, result.intent.name, call))
         if best is None:
             return None
         area = best[1].ha_call.slots.get("area") if best[1].ha_call else None
@@ -261,8 +266,9 @@ class IntentMatcher:
         """A room word that is also the name of one of the user's timers (read only if timers exist)."""
         if self.ctx is None or not (self.ctx.data_dir / "timers.db").exists():
             return False
-        from skills.timer_service import TIMER
-        from skills.timers import clean_timer_name, service_for
+        from skills.timer_store import TIMER
+        from skills.timer_words import clean_timer_name
+        from skills.timers import service_for
 
         wanted = clean_timer_name(word)
         return any(clean_timer_name(t.name) == wanted for t in service_for(self.ctx).active(TIMER) if t.name)

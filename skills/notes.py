@@ -22,6 +22,7 @@ _HEADING = re.compile(r"^## (\d{4}-\d{2}-\d{2})\s*$", re.MULTILINE)
 
 
 def notes_path(ctx: SkillContext) -> Path:
+    """The notes file: `skills.notes_file`, else notes.md in the data folder."""
     configured = ctx.config.skills.notes_file
     return Path(configured).expanduser() if configured else ctx.data_dir / "notes.md"
 
@@ -103,12 +104,12 @@ def read_notes(ctx: SkillContext) -> SkillResult:
     sections = {m.group(1): m.end() for m in _HEADING.finditer(text)}
     if day not in sections:
         return SkillResult("You have no notes today.", [])
-    body = text[sections[day]:]
+    body = text[sections[day] :]
     nxt = _HEADING.search(body)
-    lines = [l[2:].strip() for l in body[: nxt.start() if nxt else None].splitlines() if l.startswith("- ")]
+    lines = [ln[2:].strip() for ln in body[: nxt.start() if nxt else None].splitlines() if ln.startswith("- ")]
     if not lines:
         return SkillResult("You have no notes today.", [])
     # Drop the "14:05" stamps when speaking (they are for the file) and end each note once.
-    spoken = [re.sub(r"^\d{2}:\d{2} ", "", l).rstrip(" .!?") for l in lines]
+    spoken = [re.sub(r"^\d{2}:\d{2} ", "", ln).rstrip(" .!?") for ln in lines]
     noun = "note" if len(lines) == 1 else "notes"
     return SkillResult(f"You have {len(lines)} {noun} today: " + ". ".join(spoken) + ".", lines)

@@ -22,9 +22,12 @@ def spoken_list(items: Sequence[str], conjunction: str = "and") -> str:
     return ", ".join(kept[:-1]) + f", {conjunction} " + kept[-1]
 
 
-def plural(n: int, noun: str, plural_form: str | None = None) -> str:
-    """'1 task', '3 tasks', '0 tasks'; irregular nouns pass their plural ("1 child", "2 children")."""
-    return f"{n} {noun}" if n == 1 else f"{n} {plural_form or noun + 's'}"
+def plural(n: int, noun: str, plural_form: str | None = None, *, one: str = "1") -> str:
+    """'1 task', '3 tasks', '0 tasks'; irregular nouns pass their plural ("1 child", "2 children").
+
+    `one` spells the count 1, for a sentence that starts with it ("One timer running").
+    """
+    return f"{one} {noun}" if n == 1 else f"{n} {plural_form or noun + 's'}"
 
 
 def spoken_clock(dt: datetime) -> str:

@@ -15,18 +15,19 @@ post-index-change), so every git call turns those off on its command line
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 from skills.commands import CommandNotRunnable, run_command_line, split_command_line, summarize_output
+from skills.phrasing import capitalize, plural, spoken_clock, spoken_list
 from skills.registry import SkillContext, SkillResult, skill
-from voice.text import spoken_list
 
 log = logging.getLogger("hark.status")
 
@@ -43,40 +44,44 @@ BATTERY_WARN = 20
 
 # ---- time -------------------------------------------------------------------------------------
 
-def spoken_clock(now: datetime) -> str:
-    hour = now.strftime("%I").lstrip("0") or "12"
-    return f"{hour} {now.strftime('%p')}" if now.minute == 0 else f"{hour}:{now.minute:02d} {now.strftime('%p')}"
-
 
 def time_sentence(now: datetime) -> str:
-    """'It's 2:05 PM on Tuesday, March 4.'"""
+    """The time and day as one sentence: 'It's 2:05 PM on Tuesday, March 4.'."""
     return f"It's {spoken_clock(now)} on {now.strftime('%A, %B')} {now.day}."
 
 
 # ---- the machine ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class DiskUse:
-    label: str          # "Disk" for /, "Home" for the home directory when it is a separate filesystem
+    """How full one filesystem is."""
+
+    label: str  # "Disk" for /, "Home" for the home directory when it is a separate filesystem
     percent: float
 
 
 @dataclass(frozen=True)
 class Battery:
+    """The battery's charge, and whether it is plugged in (None: unknown)."""
+
     percent: float
-    plugged_in: Optional[bool]
+    plugged_in: bool | None
 
 
 @dataclass(frozen=True)
 class SystemSnapshot:
-    cpu_percent: float              # 1-minute load average as a share of all cores
+    """The machine at one moment: load, memory, disks, battery, uptime."""
+
+    cpu_percent: float  # 1-minute load average as a share of all cores
     memory_percent: float
     disks: tuple[DiskUse, ...]
-    uptime_s: Optional[float]
-    battery: Optional[Battery] = None
+    uptime_s: float | None
+    battery: Battery | None = None
 
 
 def collect_system() -> SystemSnapshot:
+    """Read the machine's state now (psutil)."""
     import psutil  # heavy-ish: only when a report is asked for
 
     cores = psutil.cpu_count() or 1
@@ -99,7 +104,7 @@ def collect_system() -> SystemSnapshot:
     except (AttributeError, OSError, RuntimeError):
         pass
     try:
-        uptime: Optional[float] = max(0.0, time.time() - psutil.boot_time())
+        uptime: float | None = max(0.0, time.time() - psutil.boot_time())
     except (OSError, RuntimeError):
         uptime = None
     return SystemSnapshot(
@@ -124,9 +129,16 @@ def system_sentence(s: SystemSnapshot, detailed: bool = False) -> str:
     """'Disk is 82 percent full; memory 40 percent used.' (+ CPU, battery, uptime when detailed or worth saying)."""
     parts = []
     for i, d in enumerate(s.disks):
-        full = f"{d.label} is {round(d.percent)} percent full" if i == 0 else f"{d.label.lower()} {round(d.percent)} percent"
+        full = (
+            f"{d.label} is {round(d.percent)} percent full"
+            if i == 0
+            else f"{d.label.lower()} {round(d.percent)} percent"
+        )
         parts.append(full + (", which is nearly full" if d.percent >= DISK_WARN else ""))
-    parts.append(f"memory {round(s.memory_percent)} percent used" + (", which is high" if s.memory_percent >= MEMORY_WARN else ""))
+    parts.append(
+        f"memory {round(s.memory_percent)} percent used"
+        + (", which is high" if s.memory_percent >= MEMORY_WARN else "")
+    )
     if detailed or s.cpu_percent >= 80:
         parts.append(f"CPU load {round(s.cpu_percent)} percent")
     if s.battery is not None and (detailed or s.battery.percent <= BATTERY_WARN or s.battery.plugged_in is False):
@@ -136,31 +148,33 @@ def system_sentence(s: SystemSnapshot, detailed: bool = False) -> str:
     if detailed and s.uptime_s is not None:
         parts.append(f"up for {coarse_duration(s.uptime_s)}")
     sentence = "; ".join(parts)
-    return sentence[:1].upper() + sentence[1:] + "."
+    return capitalize(sentence) + "."
 
 
 # ---- tasks ------------------------------------------------------------------------------------
 
+
 def tasks_sentence(due_later_today: Sequence[str], overdue: Sequence[str]) -> str:
     """'3 more tasks due today; one overdue: call the bank.' Short lists are read out, long ones counted."""
-    def count(n: int) -> str:
-        return "one task" if n == 1 else f"{n} tasks"
-
     if not due_later_today and not overdue:
         return "Nothing is due today."
     parts = []
     if due_later_today:
         named = f": {spoken_list(list(due_later_today))}" if len(due_later_today) <= 2 else ""
-        parts.append(f"{count(len(due_later_today))} due later today{named}")
+        parts.append(f"{plural(len(due_later_today), 'task', one='one')} due later today{named}")
     if overdue:
         named = f": {spoken_list(list(overdue))}" if len(overdue) <= 2 else ""
-        parts.append(f"{'one' if len(overdue) == 1 else len(overdue)} overdue{named}" if due_later_today
-                     else f"{count(len(overdue))} overdue{named}")
+        parts.append(
+            f"{'one' if len(overdue) == 1 else len(overdue)} overdue{named}"
+            if due_later_today
+            else f"{plural(len(overdue), 'task', one='one')} overdue{named}"
+        )
     sentence = "; ".join(parts)
-    return sentence[:1].upper() + sentence[1:] + "."
+    return capitalize(sentence) + "."
 
 
 def collect_tasks(ctx: SkillContext, now: datetime) -> tuple[list[str], list[str]]:
+    """(tasks due later today, overdue tasks): their words, for the report."""
     from skills.store import TaskStore
 
     store = TaskStore.for_context(ctx)
@@ -172,16 +186,20 @@ def collect_tasks(ctx: SkillContext, now: datetime) -> tuple[list[str], list[str
 
 # ---- timers -----------------------------------------------------------------------------------
 
+
 def timers_sentence(timers: Sequence[str]) -> str:
-    """timers: 'pizza timer, 4 minutes left' each. -> 'One timer running: pizza timer, 4 minutes left.'"""
+    """The timers as one sentence: 'One timer running: pizza timer, 4 minutes left.'.
+
+    Each of `timers` reads like 'pizza timer, 4 minutes left'.
+    """
     if not timers:
         return ""
-    head = "One timer running" if len(timers) == 1 else f"{len(timers)} timers running"
-    return f"{head}: " + "; ".join(timers) + "."
+    return f"{plural(len(timers), 'timer', one='One')} running: " + "; ".join(timers) + "."
 
 
 def collect_timers(ctx: SkillContext) -> list[str]:
-    from skills.timer_service import TIMER, describe_left
+    """Each running timer described with its time left, soonest first."""
+    from skills.timer_store import TIMER, describe_left
     from skills.timers import service_for
 
     service = service_for(ctx)
@@ -191,12 +209,15 @@ def collect_timers(ctx: SkillContext) -> list[str]:
 
 # ---- git --------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class GitStatus:
-    name: str                       # how the repository is spoken: its folder name
-    problem: Optional[str] = None   # set when there is no status to report
-    branch: Optional[str] = None    # None: detached HEAD
-    changes: int = 0                # uncommitted: staged, unstaged and untracked files
+    """One git repository's state, as the report says it."""
+
+    name: str  # how the repository is spoken: its folder name
+    problem: str | None = None  # set when there is no status to report
+    branch: str | None = None  # None: detached HEAD
+    changes: int = 0  # uncommitted: staged, unstaged and untracked files
     ahead: int = 0
     behind: int = 0
     has_upstream: bool = False
@@ -204,7 +225,7 @@ class GitStatus:
 
 def parse_git_status(name: str, porcelain: str) -> GitStatus:
     """Read `git status --porcelain=v2 --branch` output."""
-    branch: Optional[str] = None
+    branch: str | None = None
     ahead = behind = changes = 0
     upstream = False
     for line in porcelain.splitlines():
@@ -222,7 +243,7 @@ def parse_git_status(name: str, porcelain: str) -> GitStatus:
 
 
 def git_sentence(g: GitStatus) -> str:
-    """'hark is on main with 3 uncommitted changes, 2 commits ahead.'"""
+    """A repository as one sentence: 'hark is on main with 3 uncommitted changes, 2 commits ahead.'."""
     if g.problem:
         return g.problem
     where = f"on {g.branch}" if g.branch else "on a detached HEAD"
@@ -249,7 +270,10 @@ def collect_git(path: Path, timeout_s: float) -> GitStatus:
     try:
         run = run_command_line(
             ["git", *GIT_SAFE_ARGS, "-C", str(path), "status", "--porcelain=v2", "--branch"],
-            timeout_s, "git", max_bytes=GIT_MAX_OUTPUT, cwd=path,
+            timeout_s,
+            "git",
+            max_bytes=GIT_MAX_OUTPUT,
+            cwd=path,
             # Never stop to ask for credentials or take a lock on the index.
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"},
         )
@@ -269,18 +293,21 @@ def collect_git(path: Path, timeout_s: float) -> GitStatus:
 
 # ---- custom status commands -------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class CheckResult:
+    """One configured status command's outcome, summarized for speech."""
+
     name: str
     summary: str = ""
-    exit_code: Optional[int] = 0
+    exit_code: int | None = 0
     timed_out: bool = False
-    problem: Optional[str] = None   # could not start at all
+    problem: str | None = None  # could not start at all
     output: str = field(default="", repr=False)
 
 
 def check_sentence(c: CheckResult, timeout_s: float) -> str:
-    """'backup status: last snapshot 2 hours ago.'"""
+    """A status command as one sentence: 'backup status: last snapshot 2 hours ago.'."""
     if c.problem:
         return c.problem
     if c.timed_out:
@@ -291,6 +318,7 @@ def check_sentence(c: CheckResult, timeout_s: float) -> str:
 
 
 def collect_check(name: str, line: str, timeout_s: float) -> CheckResult:
+    """Run one read-only status command and summarize its output; a failure is a result, not an error."""
     try:
         argv = split_command_line(line, f"{name} status")
         run = run_command_line(argv, timeout_s, f"{name} status check")
@@ -304,6 +332,7 @@ def collect_check(name: str, line: str, timeout_s: float) -> CheckResult:
 
 # ---- composing ----------------------------------------------------------------------------------
 
+
 def _part(label: str, make: Callable[[], str]) -> str:
     """One part of a report; its failure is a short sentence, not a crash."""
     try:
@@ -313,16 +342,23 @@ def _part(label: str, make: Callable[[], str]) -> str:
         return f"I couldn't check {label}: {e}."
 
 
+def _git_report(path: Path, timeout_s: float) -> str:
+    return git_sentence(collect_git(path, timeout_s))
+
+
+def _check_report(name: str, line: str, timeout_s: float) -> str:
+    return check_sentence(collect_check(name, line, timeout_s), timeout_s)
+
+
 def external_sentences(ctx: SkillContext) -> list[str]:
     """Git repositories and status commands, run concurrently (each may take up to the timeout)."""
     cfg = ctx.config.skills
     timeout_s = float(cfg.command_timeout_s)
-    jobs: list[tuple[str, Callable[[], str]]] = [
-        (Path(p).name or str(p), lambda p=p: git_sentence(collect_git(p, timeout_s))) for p in cfg.git_repos
-    ] + [
-        (n, lambda n=n, line=line: check_sentence(collect_check(n, line, timeout_s), timeout_s))
-        for n, line in cfg.status_commands.items()
-    ]
+    jobs: list[tuple[str, Callable[[], str]]] = []
+    for p in cfg.git_repos:
+        jobs.append((Path(p).name or str(p), functools.partial(_git_report, Path(p), timeout_s)))
+    for n, line in cfg.status_commands.items():
+        jobs.append((n, functools.partial(_check_report, n, line, timeout_s)))
     if not jobs:
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(jobs)), thread_name_prefix="hark-status") as pool:
@@ -331,17 +367,20 @@ def external_sentences(ctx: SkillContext) -> list[str]:
 
 
 def compose(parts: Sequence[str]) -> str:
+    """Join the report's sentences, leaving out empty ones."""
     return " ".join(p.strip() for p in parts if p and p.strip())
 
 
-@skill(sentences=[
-    "status report",
-    "[give me|read me] [a|the] status report",
-    "give me a status [update]",
-    "(what's|what is) the status",
-    "how's my (computer|system|machine) [doing]",
-    "how is my (computer|system|machine) [doing]",
-])
+@skill(
+    sentences=[
+        "status report",
+        "[give me|read me] [a|the] status report",
+        "give me a status [update]",
+        "(what's|what is) the status",
+        "how's my (computer|system|machine) [doing]",
+        "how is my (computer|system|machine) [doing]",
+    ]
+)
 def status_report(ctx: SkillContext) -> SkillResult:
     """A short spoken overview: time, the computer, tasks due, timers, repositories and custom checks."""
     now = ctx.now()
@@ -355,30 +394,37 @@ def status_report(ctx: SkillContext) -> SkillResult:
     return SkillResult(compose(parts), {"parts": [p for p in parts if p]})
 
 
-@skill(sentences=[
-    "system status",
-    "(how's|how is) the (computer|system|machine) [doing]",
-    "(computer|system|machine) (status|health)",
-    "how much disk space (is left|do I have)",
-    "how full is [my|the] disk",
-])
+@skill(
+    sentences=[
+        "system status",
+        "(how's|how is) the (computer|system|machine) [doing]",
+        "(computer|system|machine) (status|health)",
+        "how much disk space (is left|do I have)",
+        "how full is [my|the] disk",
+    ]
+)
 def system_status(ctx: SkillContext) -> SkillResult:
     """Just the computer: disk, memory, CPU load, battery and uptime."""
     snapshot = collect_system()
-    return SkillResult(system_sentence(snapshot, detailed=True), {
-        "cpu_percent": round(snapshot.cpu_percent, 1),
-        "memory_percent": snapshot.memory_percent,
-        "disks": {d.label: d.percent for d in snapshot.disks},
-        "battery": None if snapshot.battery is None else snapshot.battery.percent,
-        "uptime_s": snapshot.uptime_s,
-    })
+    return SkillResult(
+        system_sentence(snapshot, detailed=True),
+        {
+            "cpu_percent": round(snapshot.cpu_percent, 1),
+            "memory_percent": snapshot.memory_percent,
+            "disks": {d.label: d.percent for d in snapshot.disks},
+            "battery": None if snapshot.battery is None else snapshot.battery.percent,
+            "uptime_s": snapshot.uptime_s,
+        },
+    )
 
 
-@skill(sentences=[
-    "git status",
-    "(what's|what is) the status of my (repos|repositories|projects)",
-    "(how are|check) my (repos|repositories)",
-])
+@skill(
+    sentences=[
+        "git status",
+        "(what's|what is) the status of my (repos|repositories|projects)",
+        "(how are|check) my (repos|repositories)",
+    ]
+)
 def git_status(ctx: SkillContext) -> SkillResult:
     """Branch, uncommitted changes and ahead/behind for each repository in skills.git_repos."""
     repos = ctx.config.skills.git_repos

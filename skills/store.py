@@ -17,18 +17,20 @@ sort as text, and "due today" is about the user's wall clock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
+from skills.matching import best_match, word_similarity
 from skills.registry import SkillContext, SkillError, StateChanged
 
 DEFAULT_LIST = "inbox"
@@ -82,7 +84,7 @@ class StoreError(SkillError):
 
 
 def changed_while_asking(did: str) -> StateChanged:
-    """'Your list changed while I was asking, so I deleted nothing.'"""
+    """The refusal for a confirmed change whose target moved: 'Your list changed ..., so I deleted nothing.'."""
     return StateChanged(f"Your list changed while I was asking, so I {did}.")
 
 
@@ -97,6 +99,8 @@ class JournalEntry:
 
 @dataclass(frozen=True)
 class Task:
+    """One task as stored."""
+
     id: int
     list: str
     text: str
@@ -154,14 +158,14 @@ def _parse_time(value: str | None) -> datetime | None:
 
 
 def _row_to_task(row: sqlite3.Row | tuple) -> Task:
-    r = dict(zip(_TASK_COLUMNS, row))
+    r = dict(zip(_TASK_COLUMNS, row, strict=False))
     return Task(
         id=r["id"],
         list=r["list"],
         text=r["text"],
         done=bool(r["done"]),
         due=_parse_time(r["due"]),
-        created=_parse_time(r["created"]),  # type: ignore[arg-type]
+        created=_parse_time(r["created"]),  # type: ignore[arg-type]  # NOT NULL in the schema, so never None
         completed=_parse_time(r["completed"]),
     )
 
@@ -172,18 +176,6 @@ def _match_key(text: str) -> str:
     text = re.sub(r"[^\w' ]+", " ", text)
     text = re.sub(r"\s+", " ", text).strip()
     return re.sub(r"^(?:(?:the|my|a|an|that|this)\s+)+", "", text)
-
-
-def _fuzzy_score(query: str, target: str) -> float:
-    """How well spoken words fit a task text, 0..1: whole-string and word-by-word similarity."""
-    whole = SequenceMatcher(None, query, target).ratio()
-    q_words, t_words = query.split(), target.split()
-    if not q_words or not t_words:
-        return whole
-    per_word = sum(max(SequenceMatcher(None, q, t).ratio() for t in t_words) for q in q_words) / len(q_words)
-    # Word-by-word only counts when the query is a fair share of the task, so "the" never matches everything.
-    coverage = min(1.0, len(query) / max(len(target), 1) * 2)
-    return max(whole, per_word * coverage)
 
 
 class TaskStore:
@@ -216,7 +208,7 @@ class TaskStore:
             ) from e
 
     @classmethod
-    def for_context(cls, ctx: SkillContext) -> "TaskStore":
+    def for_context(cls, ctx: SkillContext) -> TaskStore:
         """The process-wide store for a skill context (one connection shared by all skills)."""
         return ctx.resource(
             "tasks",
@@ -263,7 +255,7 @@ class TaskStore:
         return [_row_to_task(r) for r in rows]
 
     def _now(self) -> str:
-        return _iso(_local_naive(self._clock()))  # type: ignore[return-value]
+        return _iso(_local_naive(self._clock()))  # type: ignore[return-value]  # _iso(datetime) is a str
 
     def _ensure_list(self, db: sqlite3.Connection, name: str) -> bool:
         """Create the list if needed; True if it is new."""
@@ -271,13 +263,24 @@ class TaskStore:
         return cur.rowcount > 0
 
     def _journal(
-        self, db: sqlite3.Connection, description: str, task_ids: list[int], before: list[Task], new_lists: tuple[str, ...] = ()
+        self,
+        db: sqlite3.Connection,
+        description: str,
+        task_ids: list[int],
+        before: list[Task],
+        new_lists: tuple[str, ...] = (),
     ) -> None:
         rows = [[t.id, t.list, t.text, int(t.done), _iso(t.due), _iso(t.created), _iso(t.completed)] for t in before]
         db.execute(
             "INSERT INTO journal(time, at, description, task_ids, before, new_lists) VALUES (?, ?, ?, ?, ?, ?)",
-            (self._now(), self._wall(), description, json.dumps(task_ids), json.dumps(rows),
-             json.dumps(list(new_lists))),
+            (
+                self._now(),
+                self._wall(),
+                description,
+                json.dumps(task_ids),
+                json.dumps(rows),
+                json.dumps(list(new_lists)),
+            ),
         )
         db.execute("DELETE FROM journal WHERE id <= (SELECT MAX(id) FROM journal) - ?", (JOURNAL_KEEP,))
 
@@ -309,11 +312,13 @@ class TaskStore:
         return normalize_list_name(name, self.default_list)
 
     def spoken_list_name(self, name: str) -> str:
+        """How a list is named in speech ('your shopping list')."""
         return spoken_list_name(name, self.default_list)
 
     # ---- reading --------------------------------------------------------------------------------
 
     def get(self, task_id: int) -> Task:
+        """The task with this id, or StoreError."""
         with self._lock:
             return self._get(self._db, task_id)
 
@@ -368,15 +373,15 @@ class TaskStore:
         contained = [t for t in candidates if pattern.search(_match_key(t.text))]
         if contained:
             return contained
-        scored = sorted(((_fuzzy_score(key, _match_key(t.text)), t) for t in candidates), key=lambda st: -st[0])
-        if not scored or scored[0][0] < 0.75:
-            return []
-        best = scored[0][0]
-        return [t for score, t in scored if score >= best - 0.05]
+        # Several tasks within 0.05 of the best are all returned: the caller asks which one.
+        return list(
+            best_match(key, candidates, lambda t: _match_key(t.text), margin=0.05, score=word_similarity).contenders
+        )
 
     # ---- changing -------------------------------------------------------------------------------
 
     def add(self, text: str, list_name: str | None = None, due: datetime | None = None) -> Task:
+        """Add a task; its list is created if needed."""
         text = self._clean_text(text)
         name = self.list_name(list_name)
         now = self._now()
@@ -386,12 +391,15 @@ class TaskStore:
             cur = db.execute(
                 "INSERT INTO tasks(list, text, done, due, created) VALUES (?, ?, 0, ?, ?)", (name, text, due_iso, now)
             )
-            task_id = int(cur.lastrowid)  # type: ignore[arg-type]
-            self._journal(db, f"adding '{text}' to {self.spoken_list_name(name)}", [task_id], [],
-                          (name,) if new_list else ())
+            assert cur.lastrowid is not None  # always set after an INSERT
+            task_id = int(cur.lastrowid)
+            self._journal(
+                db, f"adding '{text}' to {self.spoken_list_name(name)}", [task_id], [], (name,) if new_list else ()
+            )
             return self._get(db, task_id)
 
     def complete(self, task_id: int, *, expected: Task | None = None) -> Task:
+        """Mark a task done; with `expected` (a confirmed plan) it must still be as it was read back."""
         with self._tx() as db:
             before = self._get_expected(db, task_id, expected, "marked nothing done")
             if before.done:
@@ -400,8 +408,15 @@ class TaskStore:
             self._journal(db, f"marking '{before.text}' as done", [task_id], [before])
             return self._get(db, task_id)
 
-    def edit(self, task_id: int, text: str | None = None, due: datetime | None = None, *, clear_due: bool = False,
-             expected: Task | None = None) -> Task:
+    def edit(
+        self,
+        task_id: int,
+        text: str | None = None,
+        due: datetime | None = None,
+        *,
+        clear_due: bool = False,
+        expected: Task | None = None,
+    ) -> Task:
         """Change a task's text and/or due time (`clear_due=True` removes the due time)."""
         with self._tx() as db:
             before = self._get_expected(db, task_id, expected, "changed nothing")
@@ -415,8 +430,11 @@ class TaskStore:
             if new_text == before.text and new_due == _iso(before.due):
                 raise StoreError(f"'{before.text}' already says that; nothing changed.")
             db.execute("UPDATE tasks SET text = ?, due = ? WHERE id = ?", (new_text, new_due, task_id))
-            what = f"changing '{before.text}' to '{new_text}'" if new_text != before.text \
+            what = (
+                f"changing '{before.text}' to '{new_text}'"
+                if new_text != before.text
                 else f"changing when '{before.text}' is due"
+            )
             self._journal(db, what, [task_id], [before])
             return self._get(db, task_id)
 
@@ -425,7 +443,9 @@ class TaskStore:
         with self._tx() as db:
             before = self._get_expected(db, task_id, expected, "deleted nothing")
             db.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
-            self._journal(db, f"deleting '{before.text}' from {self.spoken_list_name(before.list)}", [task_id], [before])
+            self._journal(
+                db, f"deleting '{before.text}' from {self.spoken_list_name(before.list)}", [task_id], [before]
+            )
             return before
 
     def clear(self, list_name: str | None, *, expected: list[Task] | tuple[Task, ...] | None = None) -> int:
@@ -491,14 +511,13 @@ class TaskStore:
                 self._ensure_list(db, values[1])
                 db.execute(f"INSERT INTO tasks({', '.join(_TASK_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
             for name in json.loads(new_lists):
-                db.execute("DELETE FROM lists WHERE name = ? AND NOT EXISTS (SELECT 1 FROM tasks WHERE list = ?)",
-                           (name, name))
+                db.execute(
+                    "DELETE FROM lists WHERE name = ? AND NOT EXISTS (SELECT 1 FROM tasks WHERE list = ?)", (name, name)
+                )
             db.execute("DELETE FROM journal WHERE id = ?", (entry_id,))
             return description
 
     def close(self) -> None:
-        with self._lock:
-            try:
-                self._db.close()
-            except sqlite3.Error:
-                pass
+        """Close the database."""
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._db.close()

@@ -1,4 +1,4 @@
-"""Timers and reminders by voice, on top of `skills.timer_service.TimerService`.
+"""Timers and reminders by voice, on top of `skills.timer_service.TimerService` (a `TimerStore` that fires).
 
 Which skills ask first: starting, adding time, pausing, resuming and
 cancelling ONE timer are the user's own scheduling when a sentence template
@@ -19,168 +19,51 @@ computes the plan itself and acts on it.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timedelta
-from difflib import SequenceMatcher
-from typing import Optional
 
+from skills.phrasing import capitalize, plural, spoken_list
 from skills.registry import Plan, SkillContext, SkillError, SkillResult, skill
-from skills.timer_service import (
-    TIMER,
-    REMINDER,
-    Timer,
-    _capitalize,
-    rounded_left,
-    describe_left,
-    deliver,
-    TimerService,
+from skills.timer_service import TimerService, deliver
+from skills.timer_store import REMINDER, TIMER, Timer, describe_left, left_words
+from skills.timer_words import (
+    SpokenDuration,
+    clean_timer_name,
+    find_reminder,
+    find_timer,
+    parse_length,
+    resolve_reminder_time,
+    spoken_due,
 )
-from skills.when import parse_duration, parse_when, speak_duration, speak_when, split_when
-from voice.text import spoken_list
+from skills.when import speak_duration
 
 log = logging.getLogger("hark.timers")
 
 
-# ---- resolving what the user said -------------------------------------------------------------
-
-_LEADING = re.compile(r"^(?:(?:the|my|a|an|your|that|this)\s+)+")
-_TRAILING_TIMER = re.compile(r"\s*\btimers?$")
-_ALL_WORDS = {"all", "all the", "all of the", "every", "each", "all my", "all of my"}
-
-
-def clean_timer_name(name: Optional[str]) -> Optional[str]:
-    """'the Pizza timer' -> 'pizza'; '' / 'timer' -> None."""
-    if name is None:
-        return None
-    text = re.sub(r"[^\w' ]+", " ", name.lower().replace("’", "'"))
-    text = " ".join(text.split())
-    text = _TRAILING_TIMER.sub("", _LEADING.sub("", text)).strip()
-    return text or None
-
-
-def _key(text: str) -> str:
-    return re.sub(r"[^\w ]+", "", text.lower())
-
-
-def find_timer(timers: list[Timer], name: Optional[str], action: str, now: float) -> Timer:
-    """The one timer a request means, or a speakable SkillError that says which ones exist."""
-    wanted = clean_timer_name(name)
-    if wanted in _ALL_WORDS:
-        raise SkillError(f"To {action} every timer, say: {action} all timers.")
-    if not timers:
-        raise SkillError("You have no timers running.")
-    if wanted is None:
-        if len(timers) == 1:
-            return timers[0]
-        raise SkillError(f"You have {len(timers)} timers: {spoken_list([describe_left(t, now) for t in timers])}. Which one?")
-    matches = [t for t in timers if t.name and _key(clean_timer_name(t.name) or "") == _key(wanted)]
-    if not matches:
-        # "the 10 minute timer": an unnamed timer is named by its length.
-        length = parse_duration(wanted)
-        if length is not None:
-            matches = [t for t in timers if not t.name and abs(t.duration_s - length.total_seconds()) < 1]
-    if not matches:
-        # Speech-to-text slips ("piza"): one clearly closest name.
-        scored = sorted(
-            ((SequenceMatcher(None, _key(wanted), _key(t.name)).ratio(), t) for t in timers if t.name),
-            key=lambda st: -st[0],
-        )
-        if scored and scored[0][0] >= 0.75 and (len(scored) == 1 or scored[0][0] - scored[1][0] > 0.1):
-            matches = [scored[0][1]]
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        raise SkillError(f"You have {len(matches)} {wanted} timers: {spoken_list([describe_left(t, now) for t in matches])}. "
-                         "Which one? Say it by its time left, or cancel and set them again with different names.")
-    names = spoken_list([t.label for t in timers])
-    raise SkillError(f"I don't have a {wanted} timer. You have: {names}.")
-
-
-def find_reminder(reminders: list[Timer], what: Optional[str]) -> Timer:
-    if not reminders:
-        raise SkillError("You have no reminders set.")
-    if not what or not what.strip():
-        if len(reminders) == 1:
-            return reminders[0]
-        raise SkillError(f"You have {len(reminders)} reminders: {spoken_list([r.text or '' for r in reminders])}. Which one?")
-    wanted = _key(re.sub(r"^(?:to|about|for)\s+", "", " ".join(what.lower().split())))
-    wanted = _TRAILING_REMINDER.sub("", _LEADING.sub("", wanted)).strip()
-    exact = [r for r in reminders if _key(r.text or "") == wanted]
-    contained = exact or [r for r in reminders if wanted and re.search(rf"\b{re.escape(wanted)}\b", _key(r.text or ""))]
-    if len(contained) == 1:
-        return contained[0]
-    if not contained:
-        scored = sorted(((SequenceMatcher(None, wanted, _key(r.text or "")).ratio(), r) for r in reminders),
-                        key=lambda st: -st[0])
-        if scored[0][0] >= 0.75 and (len(scored) == 1 or scored[0][0] - scored[1][0] > 0.1):
-            return scored[0][1]
-        raise SkillError(f"I don't have a reminder about {what.strip()}. "
-                         f"Your reminders are: {spoken_list([r.text or '' for r in reminders])}.")
-    raise SkillError(f"Several reminders fit that: {spoken_list([r.text or '' for r in contained])}. Which one?")
-
-
-_TRAILING_REMINDER = re.compile(r"\s*\breminders?$")
-
-
-def resolve_reminder_time(what: str, when: Optional[str], now: datetime) -> tuple[str, datetime]:
-    """(reminder text, due time) from what the model or a template gave.
-
-    A template like "remind me in {when} to {what}" hands over "10 minutes" without
-    its "in", and "remind me to {what}" leaves the time inside `what`; both work.
-    """
-    what = " ".join((what or "").split())
-    what = re.sub(r"^(?:to|that)\s+", "", what, flags=re.I)
-    if when and when.strip():
-        spoken = " ".join(when.split())
-        due = parse_when(spoken, now)
-        if due is None:
-            length = parse_duration(spoken)
-            due = now + length if length is not None else None
-        if due is None:
-            text, due = split_when(f"{what} {spoken}", now)
-            what = text if due is not None and text else what
-        if due is None:
-            raise SkillError(f"I heard '{spoken}' as the time, which I couldn't understand. "
-                             "Try something like in 10 minutes, at 5 PM, or tomorrow at 9.")
-    else:
-        text, due = split_when(what, now)
-        if due is None:
-            raise SkillError(f"When should I remind you to {what or 'do that'}? "
-                             "Say it with a time, like: remind me to call mom at 5 PM.")
-        what = text
-    what = re.sub(r"^(?:to|that)\s+", "", what.strip(" ,."), flags=re.I)
-    if not what:
-        raise SkillError("What should I remind you about? Say, for example: remind me to call mom at 5 PM.")
-    if due <= now:
-        raise SkillError(f"{_capitalize(speak_when(due, now))} has already passed. Give me a time in the future.")
-    return what, due
-
-
-def spoken_due(due: datetime, now: datetime) -> str:
-    """'in 10 minutes' for soon (easier to check than a clock time), else 'tomorrow at 5 PM'."""
-    ahead = (due - now).total_seconds()
-    if 0 < ahead < 3600:
-        return f"in {speak_duration(rounded_left(ahead))}"
-    return speak_when(due, now)
-
-
 # ---- the service for a context ----------------------------------------------------------------
+
 
 def service_for(ctx: SkillContext) -> TimerService:
     """The process-wide timer service (created on first use; `on_start` starts its thread in the live loop)."""
     # The lambda reads ctx.announce when a timer fires: the voice loop may replace it after start.
-    return ctx.resource("timers", lambda: TimerService(
-        ctx.data_dir / "timers.db", lambda text, on_played: deliver(ctx.announce, text, on_played)))
+    return ctx.resource(
+        "timers",
+        lambda: TimerService(
+            ctx.data_dir / "timers.db", lambda text, on_played: deliver(ctx.announce, text, on_played)
+        ),
+    )
 
 
 def on_start(ctx: SkillContext) -> None:
-    """Called once when Hark starts. Only the live loop fires timers (and announces what was missed):
-    a one-shot `hark ask`/`run` must not claim a due timer that it would never say out loud."""
+    """Called once when Hark starts: the live loop starts firing timers.
+
+    Only the live loop fires timers (and announces what was missed): a one-shot `hark ask`/`run`
+    must not claim a due timer that it would never say out loud.
+    """
     if ctx.live:
         service_for(ctx).start()
 
 
-def locked_plan(ctx: SkillContext, skill_name: str) -> Optional[dict]:
+def locked_plan(ctx: SkillContext, skill_name: str) -> dict | None:
     """The data of the plan the user confirmed for this skill, or None when nothing was confirmed."""
     plan = ctx.plan
     if isinstance(plan, Plan) and isinstance(plan.data, dict) and plan.data.get("skill") == skill_name:
@@ -189,85 +72,53 @@ def locked_plan(ctx: SkillContext, skill_name: str) -> Optional[dict]:
 
 
 def _left_said(t: Timer, now: float) -> str:
-    return speak_duration(rounded_left(t.seconds_left(now)))
-
-
-def _duration(spoken: str) -> timedelta:
-    length = parse_duration(spoken or "")
-    if length is None:
-        raise SkillError(f"I heard '{(spoken or '').strip()}', which isn't a length of time I understand. "
-                         "Try something like 10 minutes or an hour and a half.")
-    return length
-
-
-_NUMBER_START = re.compile(
-    r"^(?:for\s+|about\s+|around\s+)?(?:\d|an?\b|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-    r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
-    r"eighty|ninety|half|quarter|couple)",
-    re.IGNORECASE,
-)
-
-
-class SpokenDuration(str):
-    """A duration slot that starts like a duration ("10 minutes", "an hour and a half").
-
-    Why: the template "{duration} timer" would otherwise swallow "add 5 minutes to the
-    pizza timer" whole (one wildcard beats two); refusing words that cannot begin a
-    duration lets the template matcher pick the right skill.  The schema stays a string.
-    """
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source, handler):  # noqa: ANN001 (pydantic hook)
-        from pydantic_core import core_schema
-
-        return core_schema.no_info_after_validator_function(cls._check, core_schema.str_schema())
-
-    @staticmethod
-    def _check(value: str) -> str:
-        if not _NUMBER_START.match(value.strip()):
-            raise ValueError(f"'{value}' is not a length of time; say it like 10 minutes")
-        return value
+    return left_words(t.seconds_left(now))
 
 
 # ---- skills -----------------------------------------------------------------------------------
 
-@skill(sentences=[
-    "set a timer for {duration}",
-    "start a timer for {duration}",
-    "set [a|the] timer for {duration}",
-    "timer for {duration}",
-    "set a {duration} timer",
-    "start a {duration} timer",
-    "{duration} timer",
-    "set a {name} timer for {duration}",
-    "start a {name} timer for {duration}",
-    "{name} timer for {duration}",
-    "set a timer for {duration} (called|named|for) [the] {name}",
-])
-def start_timer(ctx: SkillContext, duration: SpokenDuration, name: Optional[str] = None) -> SkillResult:
+
+@skill(
+    sentences=[
+        "set a timer for {duration}",
+        "start a timer for {duration}",
+        "set [a|the] timer for {duration}",
+        "timer for {duration}",
+        "set a {duration} timer",
+        "start a {duration} timer",
+        "{duration} timer",
+        "set a {name} timer for {duration}",
+        "start a {name} timer for {duration}",
+        "{name} timer for {duration}",
+        "set a timer for {duration} (called|named|for) [the] {name}",
+    ]
+)
+def start_timer(ctx: SkillContext, duration: SpokenDuration, name: str | None = None) -> SkillResult:
     """Start a countdown timer; Hark says when it is done.
 
     Args:
         duration: How long, in words, for example "10 minutes" or "an hour and a half".
         name: A name for the timer, for example "pizza"; leave out for an unnamed timer.
     """
-    length = _duration(duration)
+    length = parse_length(duration)
     t = service_for(ctx).add_timer(length, clean_timer_name(name))
     said = speak_duration(length)
-    text = f"{_capitalize(t.name)} timer set for {said}." if t.name else f"Timer set for {said}."
+    text = f"{capitalize(t.name)} timer set for {said}." if t.name else f"Timer set for {said}."
     return SkillResult(text, {"id": t.id, "seconds": t.duration_s, "name": t.name})
 
 
-@skill(sentences=[
-    "how much time is left",
-    "how much time is left on [the|my] [{name}] timer",
-    "how much time (is left|do I have) on [the|my] [{name}] timer",
-    "how long (is left|left)",
-    "how long is left on [the|my] [{name}] timer",
-    "how long until [the|my] [{name}] timer (is done|goes off|finishes)",
-    "time left on [the|my] [{name}] timer",
-])
-def time_left(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
+@skill(
+    sentences=[
+        "how much time is left",
+        "how much time is left on [the|my] [{name}] timer",
+        "how much time (is left|do I have) on [the|my] [{name}] timer",
+        "how long (is left|left)",
+        "how long is left on [the|my] [{name}] timer",
+        "how long until [the|my] [{name}] timer (is done|goes off|finishes)",
+        "time left on [the|my] [{name}] timer",
+    ]
+)
+def time_left(ctx: SkillContext, name: str | None = None) -> SkillResult:
     """Tell how much time is left on a timer, or on every timer when there are several.
 
     Args:
@@ -282,28 +133,31 @@ def time_left(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
         parts = [describe_left(t, now) for t in timers]
         return SkillResult(f"You have {len(timers)} timers: " + "; ".join(parts) + ".", [t.id for t in timers])
     t = find_timer(timers, name, "check", now)
-    left = speak_duration(rounded_left(t.seconds_left(now)))
-    text = (f"Your {t.label} is paused with {left} left." if t.paused
-            else f"Your {t.label} has {left} left.")
+    left = _left_said(t, now)
+    text = f"Your {t.label} is paused with {left} left." if t.paused else f"Your {t.label} has {left} left."
     return SkillResult(text, {"id": t.id, "seconds_left": round(t.seconds_left(now), 1)})
 
 
 def _adjusted(service: TimerService, t: Timer, length: timedelta, add: bool) -> SkillResult:
-    left = speak_duration(rounded_left(t.seconds_left(service.now())))
+    left = _left_said(t, service.now())
     verb = "Added" if add else "Took"
     where = "to" if add else "off"
-    return SkillResult(f"{verb} {speak_duration(length)} {where} your {t.label}; {left} left.",
-                       {"id": t.id, "seconds_left": round(t.seconds_left(service.now()), 1)})
+    return SkillResult(
+        f"{verb} {speak_duration(length)} {where} your {t.label}; {left} left.",
+        {"id": t.id, "seconds_left": round(t.seconds_left(service.now()), 1)},
+    )
 
 
-@skill(sentences=[
-    "add {duration} to [the|my] [{name}] timer",
-    "add {duration} [more] to [the|my] [{name}] timer",
-    "add another {duration} to [the|my] [{name}] timer",
-    "give [the|my] [{name}] timer {duration} more",
-    "extend [the|my] [{name}] timer by {duration}",
-])
-def adjust_timer(ctx: SkillContext, duration: str, name: Optional[str] = None) -> SkillResult:
+@skill(
+    sentences=[
+        "add {duration} to [the|my] [{name}] timer",
+        "add {duration} [more] to [the|my] [{name}] timer",
+        "add another {duration} to [the|my] [{name}] timer",
+        "give [the|my] [{name}] timer {duration} more",
+        "extend [the|my] [{name}] timer by {duration}",
+    ]
+)
+def adjust_timer(ctx: SkillContext, duration: str, name: str | None = None) -> SkillResult:
     """Add time to a running or paused timer (to take time off, use shorten_timer).
 
     Args:
@@ -311,31 +165,39 @@ def adjust_timer(ctx: SkillContext, duration: str, name: Optional[str] = None) -
         name: Which timer, for example "pizza"; leave out when there is only one.
     """
     # Only adds: shortening is shorten_timer's job, which asks first when the model chose it.
-    length = _duration(duration)
+    length = parse_length(duration)
     service = service_for(ctx)
     t = find_timer(service.active(TIMER), name, "change", service.now())
     return _adjusted(service, service.adjust(t.id, length), length, True)
 
 
-def _preview_shorten(ctx: SkillContext, duration: str, name: Optional[str] = None) -> Plan:
-    length = _duration(duration)
+def _preview_shorten(ctx: SkillContext, duration: str, name: str | None = None) -> Plan:
+    length = parse_length(duration)
     service = service_for(ctx)
     now = service.now()
     t = find_timer(service.active(TIMER), name, "change", now)
     left = t.seconds_left(now) - length.total_seconds()
     if left <= 0:  # say so instead of asking for a yes that would change nothing
-        raise SkillError(f"Your {t.label} has only {_left_said(t, now)} left, so I can't take "
-                         f"{speak_duration(length)} off. Say cancel the timer to stop it.")
-    return Plan(f"I'll take {speak_duration(length)} off your {t.label}, leaving {speak_duration(rounded_left(left))}.",
-                {"skill": "shorten_timer", "id": t.id, "state": t.state, "delta_s": -length.total_seconds()})
+        raise SkillError(
+            f"Your {t.label} has only {_left_said(t, now)} left, so I can't take "
+            f"{speak_duration(length)} off. Say cancel the timer to stop it."
+        )
+    return Plan(
+        f"I'll take {speak_duration(length)} off your {t.label}, leaving {left_words(left)}.",
+        {"skill": "shorten_timer", "id": t.id, "state": t.state, "delta_s": -length.total_seconds()},
+    )
 
 
-@skill(confirm_if_model=True, preview=_preview_shorten, sentences=[
-    "take {duration} off [the|my] [{name}] timer",
-    "remove {duration} from [the|my] [{name}] timer",
-    "(shorten|reduce) [the|my] [{name}] timer by {duration}",
-])
-def shorten_timer(ctx: SkillContext, duration: str, name: Optional[str] = None) -> SkillResult:
+@skill(
+    confirm_if_model=True,
+    preview=_preview_shorten,
+    sentences=[
+        "take {duration} off [the|my] [{name}] timer",
+        "remove {duration} from [the|my] [{name}] timer",
+        "(shorten|reduce) [the|my] [{name}] timer by {duration}",
+    ],
+)
+def shorten_timer(ctx: SkillContext, duration: str, name: str | None = None) -> SkillResult:
     """Take time off a running or paused timer.
 
     Args:
@@ -350,20 +212,25 @@ def shorten_timer(ctx: SkillContext, duration: str, name: Optional[str] = None) 
     return _adjusted(service, t, -delta, False)
 
 
-def _preview_pause(ctx: SkillContext, name: Optional[str] = None) -> Plan:
+def _preview_pause(ctx: SkillContext, name: str | None = None) -> Plan:
     service = service_for(ctx)
     now = service.now()
     running = [t for t in service.active(TIMER) if not t.paused]
     if not running and service.active(TIMER):
         raise SkillError("Your timers are all paused already.")
     t = find_timer(running, name, "pause", now)
-    return Plan(f"I'll pause your {t.label} with {_left_said(t, now)} left.",
-                {"skill": "pause_timer", "id": t.id, "state": t.state})
+    return Plan(
+        f"I'll pause your {t.label} with {_left_said(t, now)} left.",
+        {"skill": "pause_timer", "id": t.id, "state": t.state},
+    )
 
 
-@skill(confirm_if_model=True, preview=_preview_pause,
-       sentences=["pause [the|my] [{name}] timer", "hold [the|my] [{name}] timer"])
-def pause_timer(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
+@skill(
+    confirm_if_model=True,
+    preview=_preview_pause,
+    sentences=["pause [the|my] [{name}] timer", "hold [the|my] [{name}] timer"],
+)
+def pause_timer(ctx: SkillContext, name: str | None = None) -> SkillResult:
     """Pause a running timer; resume_timer continues it.
 
     Args:
@@ -373,16 +240,18 @@ def pause_timer(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
     locked = locked_plan(ctx, "pause_timer")
     plan = locked or _preview_pause(ctx, name).data
     t = service.pause(plan["id"], expect_state=plan["state"] if locked else None)
-    left = speak_duration(rounded_left(t.seconds_left(service.now())))
+    left = _left_said(t, service.now())
     return SkillResult(f"Paused your {t.label} with {left} left.", {"id": t.id})
 
 
-@skill(sentences=[
-    "resume [the|my] [{name}] timer",
-    "continue [the|my] [{name}] timer",
-    "unpause [the|my] [{name}] timer",
-])
-def resume_timer(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
+@skill(
+    sentences=[
+        "resume [the|my] [{name}] timer",
+        "continue [the|my] [{name}] timer",
+        "unpause [the|my] [{name}] timer",
+    ]
+)
+def resume_timer(ctx: SkillContext, name: str | None = None) -> SkillResult:
     """Continue a paused timer.
 
     Args:
@@ -393,11 +262,11 @@ def resume_timer(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
     if not paused:
         raise SkillError("No timer is paused." if service.active(TIMER) else "You have no timers running.")
     t = service.resume(find_timer(paused, name, "resume", service.now()).id)
-    left = speak_duration(rounded_left(t.seconds_left(service.now())))
+    left = _left_said(t, service.now())
     return SkillResult(f"Resumed your {t.label}; {left} left.", {"id": t.id})
 
 
-def _preview_cancel_timer(ctx: SkillContext, name: Optional[str] = None) -> Plan:
+def _preview_cancel_timer(ctx: SkillContext, name: str | None = None) -> Plan:
     service = service_for(ctx)
     now = service.now()
     t = find_timer(service.active(TIMER), name, "cancel", now)
@@ -405,11 +274,15 @@ def _preview_cancel_timer(ctx: SkillContext, name: Optional[str] = None) -> Plan
     return Plan(f"I'll cancel your {t.label}, which {left}.", {"skill": "cancel_timer", "ids": [t.id]})
 
 
-@skill(confirm_if_model=True, preview=_preview_cancel_timer, sentences=[
-    "(cancel|stop|delete|remove) [the|my] [{name}] timer",
-    "turn off [the|my] [{name}] timer",
-])
-def cancel_timer(ctx: SkillContext, name: Optional[str] = None) -> SkillResult:
+@skill(
+    confirm_if_model=True,
+    preview=_preview_cancel_timer,
+    sentences=[
+        "(cancel|stop|delete|remove) [the|my] [{name}] timer",
+        "turn off [the|my] [{name}] timer",
+    ],
+)
+def cancel_timer(ctx: SkillContext, name: str | None = None) -> SkillResult:
     """Cancel one timer (not a reminder; use cancel_reminder for those).
 
     Args:
@@ -430,7 +303,7 @@ def _count_phrase(items: list[Timer], noun: str) -> str:
     shown = [t.label if noun == "timer" else (t.text or "") for t in items[:4]]
     if len(items) > 4:
         shown.append(f"{len(items) - 4} more")
-    return f"all {len(items)} {noun}s: " + spoken_list(shown)
+    return f"all {plural(len(items), noun)}: " + spoken_list(shown)
 
 
 def _nothing_to_cancel(kind: str) -> SkillError:
@@ -441,8 +314,10 @@ def _preview_cancel_all(ctx: SkillContext, kind: str) -> Plan:
     items = service_for(ctx).active(kind)
     if not items:
         raise _nothing_to_cancel(kind)  # the gate says so instead of asking a pointless question
-    return Plan(f"I'll cancel {_count_phrase(items, kind)}.",
-                {"skill": f"cancel_all_{kind}s", "kind": kind, "ids": [t.id for t in items], "count": len(items)})
+    return Plan(
+        f"I'll cancel {_count_phrase(items, kind)}.",
+        {"skill": f"cancel_all_{kind}s", "kind": kind, "ids": [t.id for t in items], "count": len(items)},
+    )
 
 
 def _cancel_all(ctx: SkillContext, kind: str) -> SkillResult:
@@ -452,14 +327,16 @@ def _cancel_all(ctx: SkillContext, kind: str) -> SkillResult:
     items = service.cancel_exact(locked["ids"], kind) if locked else service.cancel_all(kind)
     if not items:
         return SkillResult(f"You had no {kind}s to cancel.", [])
-    noun = kind if len(items) == 1 else f"{kind}s"
-    return SkillResult(f"Cancelled {len(items)} {noun}.", [t.id for t in items])
+    return SkillResult(f"Cancelled {plural(len(items), kind)}.", [t.id for t in items])
 
 
 @skill(
     consequential=True,
     preview=lambda ctx: _preview_cancel_all(ctx, TIMER),
-    sentences=["(cancel|stop|delete|remove|clear) all [of] [the|my] timers", "(cancel|stop|delete|remove|clear) every timer"],
+    sentences=[
+        "(cancel|stop|delete|remove|clear) all [of] [the|my] timers",
+        "(cancel|stop|delete|remove|clear) every timer",
+    ],
 )
 def cancel_all_timers(ctx: SkillContext) -> SkillResult:
     """Cancel every running and paused timer (reminders stay)."""
@@ -469,14 +346,17 @@ def cancel_all_timers(ctx: SkillContext) -> SkillResult:
 @skill(
     consequential=True,
     preview=lambda ctx: _preview_cancel_all(ctx, REMINDER),
-    sentences=["(cancel|delete|remove|clear) all [of] [the|my] reminders", "(cancel|delete|remove|clear) every reminder"],
+    sentences=[
+        "(cancel|delete|remove|clear) all [of] [the|my] reminders",
+        "(cancel|delete|remove|clear) every reminder",
+    ],
 )
 def cancel_all_reminders(ctx: SkillContext) -> SkillResult:
     """Delete every reminder that has not come due yet."""
     return _cancel_all(ctx, REMINDER)
 
 
-def _reminder_to_cancel(service: TimerService, what: Optional[str]) -> Timer:
+def _reminder_to_cancel(service: TimerService, what: str | None) -> Timer:
     """The one reminder meant, or a SkillError (nothing to cancel, no such reminder, which one?)."""
     reminders = service.active(REMINDER)
     if not reminders:
@@ -484,12 +364,14 @@ def _reminder_to_cancel(service: TimerService, what: Optional[str]) -> Timer:
     return find_reminder(reminders, what)
 
 
-def _preview_cancel_reminder(ctx: SkillContext, what: Optional[str] = None) -> Plan:
+def _preview_cancel_reminder(ctx: SkillContext, what: str | None = None) -> Plan:
     service = service_for(ctx)
     r = _reminder_to_cancel(service, what)  # raises instead of asking when it cannot work
     due = datetime.fromtimestamp(r.due_at or service.now())
-    return Plan(f"I'll delete your reminder to {r.text}, due {spoken_due(due, ctx.now())}.",
-                {"skill": "cancel_reminder", "ids": [r.id]})
+    return Plan(
+        f"I'll delete your reminder to {r.text}, due {spoken_due(due, ctx.now())}.",
+        {"skill": "cancel_reminder", "ids": [r.id]},
+    )
 
 
 @skill(
@@ -502,7 +384,7 @@ def _preview_cancel_reminder(ctx: SkillContext, what: Optional[str] = None) -> P
         "never mind the reminder (to|about) {what}",
     ],
 )
-def cancel_reminder(ctx: SkillContext, what: Optional[str] = None) -> SkillResult:
+def cancel_reminder(ctx: SkillContext, what: str | None = None) -> SkillResult:
     """Delete one reminder before it comes due.
 
     Args:
@@ -515,14 +397,16 @@ def cancel_reminder(ctx: SkillContext, what: Optional[str] = None) -> SkillResul
     return SkillResult(f"Deleted your reminder to {r.text}.", {"id": r.id, "text": r.text})
 
 
-@skill(sentences=[
-    "what timers (do I have|are running|are set)",
-    "(list|show) [the|my] timers",
-    "what reminders do I have",
-    "(list|show) [the|my] reminders",
-    "what are my (timers|reminders)",
-    "(do I have|are there) any (timers|reminders)",
-])
+@skill(
+    sentences=[
+        "what timers (do I have|are running|are set)",
+        "(list|show) [the|my] timers",
+        "what reminders do I have",
+        "(list|show) [the|my] reminders",
+        "what are my (timers|reminders)",
+        "(do I have|are there) any (timers|reminders)",
+    ]
+)
 def list_timers(ctx: SkillContext) -> SkillResult:
     """List running and paused timers and upcoming reminders."""
     service = service_for(ctx)
@@ -532,28 +416,39 @@ def list_timers(ctx: SkillContext) -> SkillResult:
         return SkillResult("You have no timers or reminders.", [])
     parts = []
     if timers:
-        head = "One timer" if len(timers) == 1 else f"{len(timers)} timers"
-        parts.append(f"{head}: " + "; ".join(describe_left(t, now) for t in timers) + ".")
+        parts.append(
+            f"{plural(len(timers), 'timer', one='One')}: " + "; ".join(describe_left(t, now) for t in timers) + "."
+        )
     if reminders:
         wall_now = datetime.fromtimestamp(now)
         said = [f"{r.text}, {spoken_due(datetime.fromtimestamp(r.due_at or now), wall_now)}" for r in reminders]
-        head = "One reminder" if len(reminders) == 1 else f"{len(reminders)} reminders"
-        parts.append(f"{head}: " + "; ".join(said) + ".")
-    data = [{"id": t.id, "kind": t.kind, "name": t.name, "text": t.text, "seconds_left": round(t.seconds_left(now), 1),
-             "paused": t.paused} for t in timers + reminders]
+        parts.append(f"{plural(len(reminders), 'reminder', one='One')}: " + "; ".join(said) + ".")
+    data = [
+        {
+            "id": t.id,
+            "kind": t.kind,
+            "name": t.name,
+            "text": t.text,
+            "seconds_left": round(t.seconds_left(now), 1),
+            "paused": t.paused,
+        }
+        for t in timers + reminders
+    ]
     return SkillResult(" ".join(parts), data)
 
 
-@skill(sentences=[
-    # The time keeps its "in"/"at"/"on" ("remind me in 10 minutes to ..." gives when="in 10 minutes");
-    # "remind me to call mom at 5" leaves the time inside `what`, where split_when finds it.
-    "remind me to {what}",
-    "remind me {when} to {what}",
-    "set a reminder to {what}",
-    "set a reminder {when} to {what}",
-    "set a reminder for {when} to {what}",
-])
-def remind_me(ctx: SkillContext, what: str, when: Optional[str] = None) -> SkillResult:
+@skill(
+    sentences=[
+        # The time keeps its "in"/"at"/"on" ("remind me in 10 minutes to ..." gives when="in 10 minutes");
+        # "remind me to call mom at 5" leaves the time inside `what`, where split_when finds it.
+        "remind me to {what}",
+        "remind me {when} to {what}",
+        "set a reminder to {what}",
+        "set a reminder {when} to {what}",
+        "set a reminder for {when} to {what}",
+    ]
+)
+def remind_me(ctx: SkillContext, what: str, when: str | None = None) -> SkillResult:
     """Set a reminder; Hark says it out loud when it comes due.
 
     Args:
@@ -563,5 +458,7 @@ def remind_me(ctx: SkillContext, what: str, when: Optional[str] = None) -> Skill
     now = ctx.now()
     text, due = resolve_reminder_time(what, when, now)
     r = service_for(ctx).add_reminder(text, due)
-    return SkillResult(f"Okay, I'll remind you to {r.text} {spoken_due(due, now)}.",
-                       {"id": r.id, "text": r.text, "due": due.isoformat(timespec="seconds")})
+    return SkillResult(
+        f"Okay, I'll remind you to {r.text} {spoken_due(due, now)}.",
+        {"id": r.id, "text": r.text, "due": due.isoformat(timespec="seconds")},
+    )

@@ -29,12 +29,26 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from skills.phrasing import plural, spoken_clock
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 DEFAULT_HOUR = 9  # a day named without a time
-TODAY_HOUR = 18   # "today" named without a time: before the evening
+TODAY_HOUR = 18  # "today" named without a time: before the evening
 PART_HOURS = {"morning": 9, "afternoon": 15, "evening": 19, "night": 20}
 
 _SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -42,6 +56,7 @@ _WRITTEN_FRACTIONS = {"1/2": "half", "1/4": "quarter", "3/4": "3 quarters"}
 
 
 # ---------------------------------------------------------------- normalising
+
 
 def _unit_key(unit: str) -> str:
     return unit[0]  # day/days -> d, hour/hrs/h -> h, minute/mins/m -> m, secs/s -> s
@@ -52,15 +67,18 @@ def _prep(text: str) -> str:
     from text_to_num import alpha2digit  # compiled extension; imported on first use
 
     t = text.lower().replace("\u2019", "'").replace("\u2018", "'")
-    t = re.sub(r"\b([ap])\.? ?m\b\.?", r"\1m", t)            # "p.m." / "p. m." -> "pm"
-    t = re.sub(r"\bo'? ?clock\b", " oclock", t)               # before alpha2digit reads "o" as 0
+    t = re.sub(r"\b([ap])\.? ?m\b\.?", r"\1m", t)  # "p.m." / "p. m." -> "pm"
+    t = re.sub(r"\bo'? ?clock\b", " oclock", t)  # before alpha2digit reads "o" as 0
     # text2num reads "second" as the ordinal 2nd ("one second" -> "1 2nd"), so say "sec".
     t = re.sub(r"\bseconds\b", "secs", t)
     t = re.sub(r"\bsecond\b", "sec", t)
     # Written fractions: "1/2 an hour", "1 and a 1/2 hours" (before "/" is dropped as punctuation).
-    t = re.sub(r"(?<![\d/])[13]\s*/\s*[24](?![\d/])",
-               lambda m: _WRITTEN_FRACTIONS.get(m.group(0).replace(" ", ""), m.group(0)), t)
-    t = re.sub(r"(?<=\d):(?=\d)", "\x00", t)                 # keep 5:30 and 1.5
+    t = re.sub(
+        r"(?<![\d/])[13]\s*/\s*[24](?![\d/])",
+        lambda m: _WRITTEN_FRACTIONS.get(m.group(0).replace(" ", ""), m.group(0)),
+        t,
+    )
+    t = re.sub(r"(?<=\d):(?=\d)", "\x00", t)  # keep 5:30 and 1.5
     t = re.sub(r"(?<=\d)\.(?=\d)", "\x01", t)
     t = re.sub(r"[^\w\s\x00\x01]|_", " ", t)
     t = t.replace("\x00", ":").replace("\x01", ".")
@@ -68,14 +86,13 @@ def _prep(text: str) -> str:
     if not t:
         return ""
     t = alpha2digit(t, "en", threshold=0)
-    t = re.sub(r"(?<=\d)(?=[a-z])", " ", t)                   # "10am" -> "10 am", "2hrs" -> "2 hrs"
+    t = re.sub(r"(?<=\d)(?=[a-z])", " ", t)  # "10am" -> "10 am", "2hrs" -> "2 hrs"
     return " ".join(t.split())
 
 
 # ---------------------------------------------------------------- durations
 
-_FRACTIONS = {"a half": 0.5, "a quarter": 0.25, "3 quarters": 0.75,
-              "half": 0.5, "quarter": 0.25}
+_FRACTIONS = {"a half": 0.5, "a quarter": 0.25, "3 quarters": 0.75, "half": 0.5, "quarter": 0.25}
 _LONG_UNIT = r"(?:days?|hours?|hrs?|minutes?|mins?|secs?)"
 _COMPONENT = re.compile(
     rf"""\b(?:
@@ -112,7 +129,7 @@ def _duration_groups(t: str) -> list[tuple[int, int, float]]:
     """(start, end, seconds) of each run of adjacent components ("1 hour and 30 minutes")."""
     groups: list[tuple[int, int, float]] = []
     for m in _COMPONENT.finditer(t):
-        if groups and _GAP.match(t[groups[-1][1]:m.start()]):
+        if groups and _GAP.match(t[groups[-1][1] : m.start()]):
             start, _, total = groups[-1]
             groups[-1] = (start, m.end(), total + _component_value(m))
         else:
@@ -202,8 +219,7 @@ def _clock_time(m: re.Match[str]) -> tuple[int, int, str, bool] | None:
     return h, mins, ampm, is_24h
 
 
-def _hour_24(h: int, ampm: str, is_24h: bool, part: str, day_named: bool,
-             now: datetime, minute: int) -> int | None:
+def _hour_24(h: int, ampm: str, is_24h: bool, part: str, day_named: bool, now: datetime, minute: int) -> int | None:
     if ampm and 1 <= h <= 12:
         is_24h = False  # "08:00 am": the am/pm wins over the leading zero
     if is_24h:
@@ -310,7 +326,7 @@ def parse_when(text: str, now: datetime) -> datetime | None:
     words = _words(text or "")
     for length in range(min(len(words), 12), 0, -1):
         for start in range(0, len(words) - length + 1):
-            when = _parse_phrase(_prep(" ".join(words[start:start + length])), now)
+            when = _parse_phrase(_prep(" ".join(words[start : start + length])), now)
             if when is not None:
                 return when
     return None
@@ -340,9 +356,6 @@ def split_when(text: str, now: datetime) -> tuple[str, datetime | None]:
 
 # ---------------------------------------------------------------- speaking
 
-def _plural(n: int, unit: str) -> str:
-    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
-
 
 def speak_duration(td: timedelta) -> str:
     """A length as said: "1 hour and 30 minutes", "5 minutes 30 seconds", "45 seconds" (negative is 0)."""
@@ -351,20 +364,12 @@ def speak_duration(td: timedelta) -> str:
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
     units = ((days, "day"), (hours, "hour"), (minutes, "minute"), (seconds, "second"))
-    parts = [_plural(n, u) for n, u in units if n]
+    parts = [plural(n, u) for n, u in units if n]
     if not parts:
         return "0 seconds"
     if not (days or hours) and minutes and seconds:
         return " ".join(parts)  # read like a countdown: "5 minutes 30 seconds"
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def _speak_clock(dt: datetime) -> str:
-    if dt.hour == 12 and dt.minute == 0:
-        return "noon"
-    hour = dt.hour % 12 or 12
-    suffix = "AM" if dt.hour < 12 else "PM"
-    return f"{hour} {suffix}" if dt.minute == 0 else f"{hour}:{dt.minute:02d} {suffix}"
 
 
 def _speak_day(dt: datetime, now: datetime) -> str:
@@ -389,4 +394,4 @@ def speak_when(dt: datetime, now: datetime) -> str:
         before = dt - timedelta(days=1)
         day = "tonight" if before.date() == now.date() else _speak_day(before, now)
         return f"{day} at midnight"
-    return f"{_speak_day(dt, now)} at {_speak_clock(dt)}"
+    return f"{_speak_day(dt, now)} at {spoken_clock(dt)}"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import speech_file
+from tests.support.speech import speech_file
 from voice.audio import AudioFileError, DeviceError, WavSink, read_audio, resample, resolve_device
 
 
@@ -25,11 +25,14 @@ def test_any_rate_and_channels_become_16k_mono(tmp_path):
     assert corr > 0.99
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"", "empty"),
-    (b"just some text, not audio", "not a readable audio file"),
-    (b"RIFF\x24\x00\x00\x00WAVEfmt ", "not a readable audio file"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "empty"),
+        (b"just some text, not audio", "not a readable audio file"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "not a readable audio file"),
+    ],
+)
 def test_bad_files_get_clear_messages(tmp_path, content, message):
     path = tmp_path / "x.wav"
     path.write_bytes(content)
@@ -72,7 +75,7 @@ def test_unknown_device_lists_what_exists(pulse, monkeypatch):
     for k, v in pulse.env.items():
         monkeypatch.setenv(k, v)
     refresh_devices()
-    with pytest.raises(DeviceError, match="no input device matches 'no-such-mic'. Available input devices: .*pulse"):
+    with pytest.raises(DeviceError, match=r"no input device matches 'no-such-mic'\. Available input devices: .*pulse"):
         resolve_device("no-such-mic", "input")
     with pytest.raises(DeviceError, match="no output device with index 99"):
         resolve_device(99, "output")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 import soundfile as sf
 
-from tests.conftest import hark_env, run_hark, speech_file
-from tests.ollama_server import FakeOllama
+from tests.support.cli import hark_env, run_hark
+from tests.support.ollama_server import FakeOllama
+from tests.support.speech import speech_file
 
 MODEL = "qwen3:1.7b"
 
@@ -28,14 +30,21 @@ def test_say_writes_a_wav_that_says_the_text(tmp_path, transcriber):
 def test_devices_lists_the_sound_server(pulse):
     r = run_hark("devices", "--json", env=pulse.client_env())
     assert r.returncode == 0, r.stderr
-    devices = [json.loads(l) for l in r.stdout.splitlines()]
+    devices = [json.loads(line) for line in r.stdout.splitlines()]
     assert any(d["name"] == "pulse" and d["inputs"] > 0 and d["outputs"] > 0 for d in devices)
 
 
 def test_doctor_all_good(pulse, _data_dir):
-    with FakeOllama() as server:
-        server.add_model(MODEL, capabilities=["completion", "tools", "thinking"])
-        r = run_hark("doctor", "--json", env=pulse.client_env(OLLAMA_HOST=server.url, HARK_DATA_DIR=str(_data_dir)))
+    # Someone speaks while the doctor listens to the microphone for a second.
+    reading = str(speech_file("librivox_sense_and_sensibility_long.wav"))
+    player = subprocess.Popen(["paplay", "--device=hark_in", reading], env=pulse.client_env())
+    try:
+        with FakeOllama() as server:
+            server.add_model(MODEL, capabilities=["completion", "tools", "thinking"])
+            r = run_hark("doctor", "--json", env=pulse.client_env(OLLAMA_HOST=server.url, HARK_DATA_DIR=str(_data_dir)))
+    finally:
+        player.terminate()
+        player.wait()
     checks = {c["name"]: c for c in map(json.loads, r.stdout.splitlines())}
     assert r.returncode == 0, r.stdout
     for name in ("microphone", "speaker", "speech-to-text model", "voice", "ollama", "ollama model", "skills"):
@@ -103,7 +112,7 @@ def test_no_audio_is_kept_unless_debug_recording_is_on(tmp_path, _data_dir):
 def test_voice_resolution_errors_say_what_to_do(tmp_path):
     from voice.tts import TtsError, resolve_voice
 
-    with pytest.raises(TtsError, match="not available offline; put en_US-lessac-medium.onnx"):
+    with pytest.raises(TtsError, match=r"not available offline; put en_US-lessac-medium\.onnx"):
         resolve_voice("en_US-lessac-medium", tmp_path, download=False)
     with pytest.raises(TtsError, match="does not exist"):
         resolve_voice(str(tmp_path / "nope.onnx"), tmp_path)

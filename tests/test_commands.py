@@ -8,8 +8,8 @@ import shlex
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 from hassil import Intents, WildcardSlotList, recognize_best
@@ -26,20 +26,35 @@ from voice.events import EventBus
 class Harness:
     """A registry with the command skills, a gate, and scripted spoken answers."""
 
-    def __init__(self, tmp_path: Path, cmds: dict[str, str], answers: list[Optional[str]], *,
-                 timeout_s: float = 10.0, not_required: tuple[str, ...] = ()) -> None:
-        self.config = Config(skills=SkillsConfig(commands=cmds, command_timeout_s=timeout_s),
-                             confirm=ConfirmConfig(not_required_for=list(not_required)))
+    def __init__(
+        self,
+        tmp_path: Path,
+        cmds: dict[str, str],
+        answers: list[str | None],
+        *,
+        timeout_s: float = 10.0,
+        not_required: tuple[str, ...] = (),
+    ) -> None:
+        self.config = Config(
+            skills=SkillsConfig(commands=cmds, command_timeout_s=timeout_s),
+            confirm=ConfirmConfig(not_required_for=list(not_required)),
+        )
         self.ctx = SkillContext(config=self.config, data_dir=tmp_path)
         self.registry = SkillRegistry()
         self.registry.add_module(commands)
         self.answers = list(answers)
         self.questions: list[str] = []
         self.audit = tmp_path / "audit.jsonl"
-        self.gate = ConfirmationGate(self.registry, self.ctx, EventBus(), self.ask, self.audit,
-                                     not_required=set(self.config.confirm.not_required_for))
+        self.gate = ConfirmationGate(
+            self.registry,
+            self.ctx,
+            EventBus(),
+            self.ask,
+            self.audit,
+            not_required=set(self.config.confirm.not_required_for),
+        )
 
-    def ask(self, question: str) -> Optional[str]:
+    def ask(self, question: str) -> str | None:
         self.questions.append(question)
         return self.answers.pop(0) if self.answers else None
 
@@ -55,8 +70,9 @@ def test_yes_runs_the_configured_command_and_reports_its_output(tmp_path):
     h = Harness(tmp_path, {"greet": "echo hello world"}, ["yes"])
     out = h.run("greet")
     assert out.ok and out.executed
-    assert h.questions == ["I'll run your command named greet, which runs the program echo, given hello world. "
-                           "Should I do that?"]
+    assert h.questions == [
+        "I'll run your command named greet, which runs the program echo, given hello world. Should I do that?"
+    ]
     assert out.text == "The greet finished. It said: hello world."
     assert out.data["stdout"] == "hello world\n"
     assert out.data["exit_code"] == 0 and out.data["argv"] == ["echo", "hello", "world"]
@@ -84,7 +100,7 @@ def test_silence_runs_nothing(tmp_path):
 def test_confirmation_of_a_command_cannot_be_waived(tmp_path):
     from voice.config import ConfigError
 
-    with pytest.raises(ConfigError, match="confirm.not_required_for: 'run_command'"):
+    with pytest.raises(ConfigError, match=r"confirm.not_required_for: 'run_command'"):
         Harness(tmp_path, {"backup": "true"}, [], not_required=("run_command",))
 
 
@@ -133,14 +149,17 @@ def test_unknown_name_among_three_uses_one_spoken_list(tmp_path):
     assert h.questions == [] and not out.executed
 
 
-@pytest.mark.parametrize("name", [
-    "backup; rm -rf /",
-    "backup && touch pwned",
-    "$(touch pwned)",
-    "`touch pwned`",
-    "backup | sh",
-    "restic backup ~/Documents",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "backup; rm -rf /",
+        "backup && touch pwned",
+        "$(touch pwned)",
+        "`touch pwned`",
+        "backup | sh",
+        "restic backup ~/Documents",
+    ],
+)
 def test_shell_text_as_a_name_runs_nothing(tmp_path, name):
     marker = tmp_path / "ran"
     h = Harness(tmp_path, {"backup": touch_line(marker)}, ["yes"])
@@ -186,18 +205,21 @@ def test_no_commands_configured(tmp_path):
     assert h.questions == [] and not out.executed
 
 
-@pytest.mark.parametrize("spoken, expected", [
-    ("backup", "backup"),
-    ("the Backup", "backup"),
-    ("Backup.", "backup"),
-    ("back up", "backup"),
-    ("backup command", "backup"),
-    ("backups", "backup"),
-    ("deploy site", "deploy-site"),
-    ("the deploy site script", "deploy-site"),
-    ("Deploy_Site", "deploy-site"),
-    ("nightly sync", "nightly_sync"),
-])
+@pytest.mark.parametrize(
+    "spoken, expected",
+    [
+        ("backup", "backup"),
+        ("the Backup", "backup"),
+        ("Backup.", "backup"),
+        ("back up", "backup"),
+        ("backup command", "backup"),
+        ("backups", "backup"),
+        ("deploy site", "deploy-site"),
+        ("the deploy site script", "deploy-site"),
+        ("Deploy_Site", "deploy-site"),
+        ("nightly sync", "nightly_sync"),
+    ],
+)
 def test_resolving_spoken_names(spoken, expected):
     configured = {"backup": "true", "deploy-site": "true", "nightly_sync": "true"}
     assert resolve_command_name(spoken, configured) == expected
@@ -206,6 +228,14 @@ def test_resolving_spoken_names(spoken, expected):
 def test_resolving_does_not_guess_between_similar_names():
     with pytest.raises(SkillError, match="I don't have a command called deploy"):
         resolve_command_name("deploy", {"deploy-staging": "true", "deploy-prod": "true"})
+
+
+def test_a_close_runner_up_blocks_a_guess_even_below_the_threshold():
+    # 0.76 for "media music", 0.74 for "media doc": one clear fuzzy winner is the rule everywhere
+    # (skills/matching.py), so "media sync" runs neither rather than the slightly closer one.
+    with pytest.raises(SkillError, match="I don't have a command called media sync"):
+        resolve_command_name("media sync", {"media music": "true", "media doc": "true"})
+    assert resolve_command_name("media musik", {"media music": "true", "media doc": "true"}) == "media music"
 
 
 def test_summarize_output_keeps_it_speakable():
@@ -244,12 +274,15 @@ def _intents_for(module) -> tuple[Intents, dict]:
     return Intents.from_dict({"language": "en", "intents": data}), {n: WildcardSlotList(n) for n in slots}
 
 
-@pytest.mark.parametrize("utterance, skill, slots", [
-    ("run the backup", "run_command", {"name": "backup"}),
-    ("run backup", "run_command", {"name": "backup"}),
-    ("start the deploy site script", "run_command", {"name": "deploy site"}),
-    ("what commands can you run", "list_commands", {}),
-])
+@pytest.mark.parametrize(
+    "utterance, skill, slots",
+    [
+        ("run the backup", "run_command", {"name": "backup"}),
+        ("run backup", "run_command", {"name": "backup"}),
+        ("start the deploy site script", "run_command", {"name": "deploy site"}),
+        ("what commands can you run", "list_commands", {}),
+    ],
+)
 def test_sentences_match(utterance, skill, slots):
     intents, lists = _intents_for(commands)
     result = recognize_best(utterance, intents, slot_lists=lists)
@@ -263,8 +296,9 @@ def test_sentences_match(utterance, skill, slots):
 class ModelHarness:
     """run_command chosen by the model, with scripted answers and something that happens while asking."""
 
-    def __init__(self, tmp_path: Path, cmds: dict[str, str], answers: list[Optional[str]],
-                 during: Optional[Callable[[], None]] = None) -> None:
+    def __init__(
+        self, tmp_path: Path, cmds: dict[str, str], answers: list[str | None], during: Callable[[], None] | None = None
+    ) -> None:
         self.config = Config(skills=SkillsConfig(commands=cmds, command_timeout_s=20))
         self.ctx = SkillContext(config=self.config, data_dir=tmp_path)
         registry = SkillRegistry()
@@ -274,7 +308,7 @@ class ModelHarness:
         self.questions: list[str] = []
         self.gate = ConfirmationGate(registry, self.ctx, EventBus(), self.ask, tmp_path / "audit.jsonl")
 
-    def ask(self, question: str) -> Optional[str]:
+    def ask(self, question: str) -> str | None:
         self.questions.append(question)
         if self.during:
             self.during()
@@ -288,8 +322,10 @@ class ModelHarness:
 def test_a_models_inexact_name_is_read_back_exactly_and_asked(tmp_path):
     h = ModelHarness(tmp_path, {"hello": "echo hello world", "backup": "true"}, ["yes"])
     out = h.model("helo")
-    assert h.questions == ["You said helo. I'll run your command named hello, which runs the program echo, "
-                           "given hello world. Should I do that?"]
+    assert h.questions == [
+        "You said helo. I'll run your command named hello, which runs the program echo, "
+        "given hello world. Should I do that?"
+    ]
     assert out.ok and out.data["argv"] == ["echo", "hello", "world"] and out.data["name"] == "hello"
 
 
@@ -303,16 +339,25 @@ def test_the_plan_carries_the_exact_argv(tmp_path):
 
 def test_a_shell_script_is_read_as_its_commands():
     assert describe_argv(["sh", "-c", "cd ~/site && make deploy | tee log; echo done"]) == (
-        "these sh commands: cd ~/site, then make deploy, passed to tee log, then echo done")
+        "these sh commands: cd ~/site, then make deploy, passed to tee log, then echo done"
+    )
     assert describe_argv(["true"]) == "the program true"
     long = describe_argv(["echo"] + ["word"] * 200)
     assert len(long) < 320 and long.endswith("and more (the full line is in your config)")
 
 
-@pytest.mark.parametrize("answers", [
-    ["no"], [None], ["hmm", "what"], ["Remind me to confirm the dentist appointment", "Turn right at the light"],
-    ["Okay, that's not what I asked", "I'm sure you misheard me"], ["ECHO", "ECHO"],
-], ids=["no", "silence", "unclear", "yes-word-1", "yes-word-2", "own-question"])
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ["no"],
+        [None],
+        ["hmm", "what"],
+        ["Remind me to confirm the dentist appointment", "Turn right at the light"],
+        ["Okay, that's not what I asked", "I'm sure you misheard me"],
+        ["ECHO", "ECHO"],
+    ],
+    ids=["no", "silence", "unclear", "yes-word-1", "yes-word-2", "own-question"],
+)
 def test_without_a_real_yes_nothing_runs(tmp_path, answers):
     marker = tmp_path / "ran"
     h = ModelHarness(tmp_path, {"hello": f"touch {shlex.quote(str(marker))}"}, answers)

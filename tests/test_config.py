@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-
 import pytest
 
-from tests.conftest import ROOT, run_hark
+from tests.support.cli import run_hark
+from tests.support.paths import ROOT
 from voice.config import Config, ConfigError, load_config
 
 
@@ -26,14 +26,17 @@ def test_every_key_in_config_yaml_is_commented():
         assert j >= 0 and lines[j].strip().startswith("#"), f"config.yaml line {i + 1} has no comment: {line}"
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("vad:\n  agressiveness: 2\n", "unknown key 'vad.agressiveness'"),
-    ("vad:\n  aggressiveness: 7\n", "'vad.aggressiveness'"),
-    ("stt:\n  beam_size: lots\n", "'stt.beam_size'"),
-    ("sttt:\n  model: x\n", "unknown key 'sttt'"),
-    ("- a\n- b\n", "must be a mapping"),
-    ("vad: [unclosed\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("vad:\n  agressiveness: 2\n", "unknown key 'vad.agressiveness'"),
+        ("vad:\n  aggressiveness: 7\n", "'vad.aggressiveness'"),
+        ("stt:\n  beam_size: lots\n", "'stt.beam_size'"),
+        ("sttt:\n  model: x\n", "unknown key 'sttt'"),
+        ("- a\n- b\n", "must be a mapping"),
+        ("vad: [unclosed\n", "not valid YAML"),
+    ],
+)
 def test_mistakes_name_the_key(tmp_path, text, needle):
     p = tmp_path / "c.yaml"
     p.write_text(text)
@@ -41,11 +44,14 @@ def test_mistakes_name_the_key(tmp_path, text, needle):
         load_config(p)
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("vad:\n  hangvoer_ms: 300\n", "unknown key 'vad.hangvoer_ms' (did you mean 'vad.hangover_ms'?)"),
-    ("sttt:\n  model: x\n", "did you mean 'stt'?"),
-    ("llm:\n  modle: x\n", "did you mean 'llm.model'?"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("vad:\n  hangvoer_ms: 300\n", "unknown key 'vad.hangvoer_ms' (did you mean 'vad.hangover_ms'?)"),
+        ("sttt:\n  model: x\n", "did you mean 'stt'?"),
+        ("llm:\n  modle: x\n", "did you mean 'llm.model'?"),
+    ],
+)
 def test_a_typo_gets_a_suggestion(tmp_path, text, needle):
     p = tmp_path / "c.yaml"
     p.write_text(text)
@@ -61,7 +67,7 @@ def test_yaml_syntax_error_is_one_sentence_with_the_line(tmp_path):
         load_config(p)
     message = str(e.value)
     assert "\n" not in message and str(p) in message and "line 3" in message
-    assert "in \"<unicode string>\"" not in message  # no raw PyYAML dump
+    assert 'in "<unicode string>"' not in message  # no raw PyYAML dump
 
 
 def test_missing_explicit_config_is_an_error(tmp_path):
@@ -87,8 +93,19 @@ def test_cli_reports_a_bad_config_and_exits_1(tmp_path):
 
 
 def test_every_command_has_help_and_config():
-    for cmd in (["listen"], ["transcribe"], ["say"], ["run"], ["ask"], ["devices"], ["doctor"],
-                ["models", "list"], ["models", "pull"], ["tasks", "list"], ["history"]):
+    for cmd in (
+        ["listen"],
+        ["transcribe"],
+        ["say"],
+        ["run"],
+        ["ask"],
+        ["devices"],
+        ["doctor"],
+        ["models", "list"],
+        ["models", "pull"],
+        ["tasks", "list"],
+        ["history"],
+    ):
         r = run_hark(*cmd, "--help")
         assert r.returncode == 0, (cmd, r.stderr)
         assert "--config" in r.stdout, cmd

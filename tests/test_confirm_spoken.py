@@ -15,8 +15,9 @@ import pytest
 
 from skills.confirm import Verdict, classify_answer, question, reask
 from skills.store import TaskStore
-from tests.conftest import hark_env, run_hark, speech_file
-from tests.ollama_server import FakeOllama
+from tests.support.cli import hark_env, run_hark
+from tests.support.ollama_server import FakeOllama
+from tests.support.speech import speech_file
 from voice.audio import RATE, read_audio, resample, to_int16, write_wav
 
 MODEL = "qwen3:1.7b"
@@ -54,38 +55,61 @@ def heard(transcriber, samples: np.ndarray) -> tuple[str, Verdict]:
 
 # ---------------------------------------------------------------- in process: audio -> Whisper -> verdict
 
-@pytest.mark.parametrize("answer", ["Yes.", "Yeah, do it.", "Sure.", "Go ahead.", "Yes, please.", "Confirm.",
-                                    "Yep, go for it.", "Absolutely."])
+
+@pytest.mark.parametrize(
+    "answer",
+    ["Yes.", "Yeah, do it.", "Sure.", "Go ahead.", "Yes, please.", "Confirm.", "Yep, go for it.", "Absolutely."],
+)
 def test_spoken_yes_confirms(say, transcriber, answer):
     text, verdict = heard(transcriber, say(answer)[0])
     assert verdict is Verdict.YES, f"{answer!r} was heard as {text!r}"
 
 
-@pytest.mark.parametrize("answer", [
-    "I'm sure you misheard me.", "Remind me to confirm the dentist appointment.", "Turn right at the light.",
-    "Okay, that's not what I asked.", "Yes, go ahead and delete them.", "Sure, but first read me the list.",
-    "No.", "No, wait.", "Don't do it.", "Maybe later.", "Yes, maybe.",
-    # Hark's own words, heard back
-    "Shall I go ahead?", question(PREVIEW), reask(PREVIEW),
-    question("I'll undo adding 'okay'."), question("I'll run the backup command: rsync -a docs backup."),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I'm sure you misheard me.",
+        "Remind me to confirm the dentist appointment.",
+        "Turn right at the light.",
+        "Okay, that's not what I asked.",
+        "Yes, go ahead and delete them.",
+        "Sure, but first read me the list.",
+        "No.",
+        "No, wait.",
+        "Don't do it.",
+        "Maybe later.",
+        "Yes, maybe.",
+        # Hark's own words, heard back
+        "Shall I go ahead?",
+        question(PREVIEW),
+        reask(PREVIEW),
+        question("I'll undo adding 'okay'."),
+        question("I'll run the backup command: rsync -a docs backup."),
+    ],
+)
 def test_spoken_non_answers_never_confirm(say, transcriber, answer):
     text, verdict = heard(transcriber, say(answer)[0])
     assert text.strip(), f"Whisper heard nothing in {answer!r}: the test would prove nothing"
     assert verdict is not Verdict.YES, f"{answer!r} was heard as {text!r}"
 
 
-@pytest.mark.parametrize("answer, verdict", [
-    ("No.", Verdict.NO), ("Okay, that's not what I asked.", Verdict.NO), ("Turn right at the light.", Verdict.UNCLEAR),
-    ("I'm sure you misheard me.", Verdict.UNCLEAR),
-])
+@pytest.mark.parametrize(
+    "answer, verdict",
+    [
+        ("No.", Verdict.NO),
+        ("Okay, that's not what I asked.", Verdict.NO),
+        ("Turn right at the light.", Verdict.UNCLEAR),
+        ("I'm sure you misheard me.", Verdict.UNCLEAR),
+    ],
+)
 def test_spoken_answers_are_classified_exactly(say, transcriber, answer, verdict):
     text, got = heard(transcriber, say(answer)[0])
     assert got is verdict, f"{answer!r} was heard as {text!r}"
 
 
-@pytest.mark.parametrize("name, verdict", [("speechcommands_yes.wav", Verdict.YES),
-                                           ("speechcommands_no.wav", Verdict.NO)])
+@pytest.mark.parametrize(
+    "name, verdict", [("speechcommands_yes.wav", Verdict.YES), ("speechcommands_no.wav", Verdict.NO)]
+)
 def test_real_recorded_answers(transcriber, name, verdict):
     text, got = heard(transcriber, read_audio(speech_file(name)))
     assert got is verdict, f"{name} was heard as {text!r}"
@@ -97,6 +121,7 @@ def test_silence_is_silence(transcriber):
 
 
 # ---------------------------------------------------------------- end to end: hark run --answers
+
 
 def _tasks(data_dir: Path) -> list[str]:
     store = TaskStore(data_dir / "hark.db")
@@ -120,10 +145,16 @@ def _clear_by_voice(say, data_dir: Path, answers: list[Path], tmp_path: Path) ->
     """Say "Delete all my tasks." (a template: no model) and answer Hark's question(s) with WAVs."""
     with FakeOllama() as ollama:
         ollama.add_model(MODEL, capabilities=["completion", "tools", "thinking"])
-        r = run_hark("run", "--input", str(say("Delete all my tasks.")[1]),
-                     *[a for wav in answers for a in ("--answers", str(wav))],
-                     "--output", str(tmp_path / "reply.wav"), "--json",
-                     env=hark_env(HARK_DATA_DIR=str(data_dir), OLLAMA_HOST=ollama.url))
+        r = run_hark(
+            "run",
+            "--input",
+            str(say("Delete all my tasks.")[1]),
+            *[a for wav in answers for a in ("--answers", str(wav))],
+            "--output",
+            str(tmp_path / "reply.wav"),
+            "--json",
+            env=hark_env(HARK_DATA_DIR=str(data_dir), OLLAMA_HOST=ollama.url),
+        )
         assert ollama.bodies("/api/chat") == []  # the template chose the call; the model was never asked
     events = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     asked = [e["text"] for e in events if e["event"] == "confirm_request"]
@@ -145,11 +176,15 @@ def _executed_clears(data_dir: Path) -> list[dict]:
 
 # Each run answers twice: an unclear first answer earns one re-ask, and the second answer is
 # another non-answer, so both are judged through the real CLI.
-@pytest.mark.parametrize("first, second", [
-    ("I'm sure you misheard me.", "Turn right at the light."),
-    ("Shall I go ahead?", question(PREVIEW)),                    # Hark's old and new question, heard back
-    ("Remind me to confirm the dentist appointment.", reask(PREVIEW)),
-], ids=["misheard-then-turn-right", "hark-questions-heard-back", "contained-confirm-then-reask"])
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("I'm sure you misheard me.", "Turn right at the light."),
+        ("Shall I go ahead?", question(PREVIEW)),  # Hark's old and new question, heard back
+        ("Remind me to confirm the dentist appointment.", reask(PREVIEW)),
+    ],
+    ids=["misheard-then-turn-right", "hark-questions-heard-back", "contained-confirm-then-reask"],
+)
 def test_spoken_non_answer_keeps_every_task(say, three_tasks, tmp_path, first, second):
     events = _clear_by_voice(say, three_tasks, [say(first)[1], say(second)[1]], tmp_path)
     assert _tasks(three_tasks) == ["buy milk", "call mom", "fix the bike"]
@@ -164,8 +199,11 @@ def test_spoken_non_answer_keeps_every_task(say, three_tasks, tmp_path, first, s
     assert "say yes or no" in asked[1] and "3" in asked[1]  # the one re-ask names the two answers
 
 
-@pytest.mark.parametrize("answers", [["Yes."], ["speechcommands_yes.wav"], ["Turn right at the light.", "Yes."]],
-                         ids=["spoken-yes", "recorded-yes", "unclear-then-yes"])
+@pytest.mark.parametrize(
+    "answers",
+    [["Yes."], ["speechcommands_yes.wav"], ["Turn right at the light.", "Yes."]],
+    ids=["spoken-yes", "recorded-yes", "unclear-then-yes"],
+)
 def test_spoken_yes_clears_the_list(say, three_tasks, tmp_path, answers):
     wavs = [speech_file(a) if a.endswith(".wav") else say(a)[1] for a in answers]
     events = _clear_by_voice(say, three_tasks, wavs, tmp_path)

@@ -70,7 +70,11 @@ def test_user_folder_skills_are_discovered_and_broken_ones_reported(registry):
     assert any("broken.py" in e for e in registry.load_errors)
     schema = registry.get("erase").tool_schema()["function"]
     assert schema["parameters"]["required"] == ["what"]
-    assert schema["parameters"]["properties"]["times"] == {"type": "integer", "default": 1, "description": "How many times."}
+    assert schema["parameters"]["properties"]["times"] == {
+        "type": "integer",
+        "default": 1,
+        "description": "How many times.",
+    }
     assert schema["description"].startswith("Erase something")
 
 
@@ -87,11 +91,11 @@ def test_anything_but_a_clear_yes_changes_nothing(registry, tmp_path, answers):
 
 
 def test_a_clear_yes_runs_it_once_and_audits(registry, tmp_path):
-    gate, bus, asked = make_gate(registry, tmp_path, ["Yes, go ahead."])
+    gate, bus, _asked = make_gate(registry, tmp_path, ["Yes, go ahead."])
     out = gate.execute("erase", {"what": "the cache", "times": "2"}, transcript="erase the cache twice")
     assert out.executed and out.ok and out.text == "Erased the cache."
     assert erased(tmp_path) == ["the cache x2"]
-    audit = [json.loads(l) for l in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert audit[0]["skill"] == "erase" and audit[0]["arguments"] == {"what": "the cache", "times": 2}
     assert audit[0]["transcript"] == "erase the cache twice" and "Yes, go ahead." in audit[0]["confirmation"]
     names = bus.names()
@@ -117,12 +121,15 @@ def test_harmless_skills_run_without_asking(registry, tmp_path):
     assert asked == []
 
 
-@pytest.mark.parametrize("args,needle", [
-    ({}, "what is missing"),
-    ({"what": "x", "times": "many"}, "times is not valid"),
-    ({"what": "x", "shell": "rm -rf /"}, "shell is not something erase takes"),
-    ("what=x", "were not understood"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        ({}, "what is missing"),
+        ({"what": "x", "times": "many"}, "times is not valid"),
+        ({"what": "x", "shell": "rm -rf /"}, "shell is not something erase takes"),
+        ("what=x", "were not understood"),
+    ],
+)
 def test_bad_arguments_are_a_clear_error_and_nothing_runs(registry, tmp_path, args, needle):
     gate, bus, asked = make_gate(registry, tmp_path, ["yes"])
     out = gate.execute("erase", args)
@@ -140,14 +147,16 @@ def test_unknown_tool(registry, tmp_path):
 def test_a_failing_skill_is_reported_not_raised(tmp_path):
     folder = tmp_path / "s"
     folder.mkdir()
-    (folder / "boom.py").write_text(textwrap.dedent('''
+    (folder / "boom.py").write_text(
+        textwrap.dedent('''
         from skills import skill
         @skill()
         def boom() -> str:
             """Always fails."""
             raise RuntimeError("disk on fire")
-    '''))
-    gate, bus, _ = make_gate(SkillRegistry.default(folder), tmp_path, [])
+    ''')
+    )
+    gate, _bus, _ = make_gate(SkillRegistry.default(folder), tmp_path, [])
     out = gate.execute("boom", {})
     assert not out.ok and "disk on fire" in out.text
 
@@ -228,7 +237,7 @@ def audit_lines(tmp_path):
 
 
 def test_the_confirmed_plan_and_the_source_reach_the_skill_and_are_cleared_after(plan_registry, tmp_path):
-    gate, bus, asked = make_gate(plan_registry, tmp_path, ["yes"])
+    gate, _bus, asked = make_gate(plan_registry, tmp_path, ["yes"])
     out = gate.execute("zap", {"what": "the cache"}, source="keyboard")
     assert out.ok and out.text == "Zapped THE CACHE."
     assert asked == [question("I'll zap the cache.")]
@@ -249,14 +258,16 @@ def test_a_waived_question_still_runs_a_plan(plan_registry, tmp_path):
 def test_a_failing_skill_clears_the_plan_too(tmp_path):
     folder = tmp_path / "s"
     folder.mkdir()
-    (folder / "boom.py").write_text(textwrap.dedent('''
+    (folder / "boom.py").write_text(
+        textwrap.dedent('''
         from skills import skill
         from skills.registry import Plan
         @skill(consequential=True, preview=lambda ctx: Plan("I'll explode.", 1))
         def explode(ctx) -> str:
             """Always fails."""
             raise RuntimeError("kaboom")
-    '''))
+    ''')
+    )
     gate, _, _ = make_gate(SkillRegistry.default(folder), tmp_path, ["yes"])
     out = gate.execute("explode", {})
     assert not out.ok and "kaboom" in out.text and gate.ctx.plan is None
@@ -264,7 +275,7 @@ def test_a_failing_skill_clears_the_plan_too(tmp_path):
 
 @pytest.mark.parametrize("source, asks", [("model", True), ("template", False), ("keyboard", False)])
 def test_confirm_if_model_asks_only_when_the_model_chose_it(plan_registry, tmp_path, source, asks):
-    gate, bus, asked = make_gate(plan_registry, tmp_path, [])  # silence: a question cancels
+    gate, _bus, asked = make_gate(plan_registry, tmp_path, [])  # silence: a question cancels
     out = gate.execute("stop_thing", {"what": "tea"}, source=source)
     if asks:
         assert asked == [question("I'll stop the tea timer.")] and not out.executed and ran(tmp_path) == []
@@ -273,7 +284,9 @@ def test_confirm_if_model_asks_only_when_the_model_chose_it(plan_registry, tmp_p
         assert ran(tmp_path) == [{"run": "tea", "source": source, "plan": "I'll stop the tea timer."}]
         # A change all the same: audited before and after, saying who chose it.
         assert [(a["phase"], a["chosen_by"]) for a in audit_lines(tmp_path)] == [
-            ("intent", source), ("outcome", source)]
+            ("intent", source),
+            ("outcome", source),
+        ]
 
 
 def test_confirm_if_model_with_a_yes_runs(plan_registry, tmp_path):
@@ -297,7 +310,8 @@ def test_state_changed_is_not_executed_and_is_spoken_and_audited(plan_registry, 
 def test_audit_intent_is_on_disk_before_the_skill_runs_and_outcome_after(tmp_path):
     folder = tmp_path / "s"
     folder.mkdir()
-    (folder / "peeker.py").write_text(textwrap.dedent('''
+    (folder / "peeker.py").write_text(
+        textwrap.dedent('''
         import json
         from skills import skill
         @skill(consequential=True, preview="I'll look at the audit log.")
@@ -305,7 +319,8 @@ def test_audit_intent_is_on_disk_before_the_skill_runs_and_outcome_after(tmp_pat
             """Reads the audit log while running."""
             lines = (ctx.data_dir / "audit.jsonl").read_text().splitlines()
             return json.dumps([json.loads(l)["phase"] for l in lines])
-    '''))
+    ''')
+    )
     gate, _, _ = make_gate(SkillRegistry.default(folder), tmp_path, ["yes"])
     out = gate.execute("look", {}, transcript="look", source="model")
     assert out.text == '["intent"]'  # written (and fsynced) before the action ran
@@ -353,10 +368,12 @@ def test_not_required_for_rejects_always_confirmed_and_unknown_skills(plan_regis
 
     with pytest.raises(ConfigError) as e:
         make_gate(plan_registry, tmp_path, [], not_required={"wipe"})
-    assert str(e.value) == ("confirm.not_required_for: 'wipe' wipes something for good, so it is always confirmed; "
-                            "remove it.")
+    assert str(e.value) == (
+        "confirm.not_required_for: 'wipe' wipes something for good, so it is always confirmed; remove it."
+    )
     with pytest.raises(ConfigError) as e:
         make_gate(plan_registry, tmp_path, [], not_required={"zapp"})
-    assert str(e.value) == ("confirm.not_required_for: no skill called 'zapp' (skills that ask first and may be "
-                            "named here: zap).")
+    assert str(e.value) == (
+        "confirm.not_required_for: no skill called 'zapp' (skills that ask first and may be named here: zap)."
+    )
     make_gate(plan_registry, tmp_path, [], not_required={"zap"})  # a consequential, waivable skill is fine

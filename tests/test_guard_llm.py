@@ -1,6 +1,8 @@
-"""Bounds on the language model, through the real `ollama` client against tests/ollama_server.py:
-unreadable stream lines are a clear BrainError, an answer has a num_predict limit and an overall
-deadline, stored text goes back inside the data envelope, and proxy variables are ignored."""
+"""Bounds on the language model, through the real `ollama` client against tests/support/ollama_server.py.
+
+Unreadable stream lines are a clear BrainError, an answer has a num_predict limit and an overall
+deadline, stored text goes back inside the data envelope, and proxy variables are ignored.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import time
 
 import pytest
 
+from tests.support.ollama_server import FakeOllama, Reply
 from voice.config import LlmConfig
 from voice.llm import (
     DATA_RULE,
@@ -21,11 +24,6 @@ from voice.llm import (
     TextDelta,
     quote_data,
 )
-
-try:
-    from tests.ollama_server import FakeOllama, Reply
-except ImportError:  # tests/ is not a package: pytest put it on sys.path itself
-    from ollama_server import FakeOllama, Reply
 
 MODEL = "qwen3:1.7b"
 

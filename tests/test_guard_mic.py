@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from tests.conftest import Pulse, speech_file
-from tests.ollama_server import FakeOllama
-from tests.test_live import HarkProcess
+from tests.support.listen import HarkProcess
+from tests.support.ollama_server import FakeOllama
+from tests.support.pulse import Pulse
+from tests.support.speech import speech_file
 
 MODEL = "qwen3:1.7b"
 
@@ -56,7 +57,7 @@ def test_a_lost_microphone_is_reported_and_reopened_when_it_returns(own_pulse, t
             assert transcript["text"].lower().startswith("go forward")
             assert h.wait_for("reply", timeout=60)["text"] == f"You said: {transcript['text']}"
             # The speaker came back with the sound server: the reply was played, not lost.
-            after = h.seen[[e["event"] for e in h.seen].index("microphone_back"):]
+            after = h.seen[[e["event"] for e in h.seen].index("microphone_back") :]
             assert "audio_out_start" in [e["event"] for e in after]
             assert not [e for e in after if e["event"] == "error" and e.get("stage") == "speech"], after
         finally:
@@ -81,8 +82,9 @@ def test_an_announcement_counts_as_played_only_when_the_speaker_played_it(own_pu
     cfg = Config()
     events = EventBus()
     sink = SpeakerSink(None, synth.sample_rate)
-    a = Assistant(Parts(cfg, events, None, synth, sink, Brain(cfg.llm, "http://127.0.0.1:9"), SkillRegistry(),
-                        _data_dir))
+    a = Assistant(
+        Parts(cfg, events, None, synth, sink, Brain(cfg.llm, "http://127.0.0.1:9"), SkillRegistry(), _data_dir)
+    )
     played: list[str] = []
     try:
         a.announce("Your tea timer is done.", on_played=lambda: played.append("tea"))

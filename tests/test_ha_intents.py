@@ -28,86 +28,119 @@ def start(seconds: int, name: str | None = None) -> dict[str, Any]:
     return {"expect": {"skill": "start_timer", "seconds": seconds, **({"name": name} if name else {})}}
 
 
-@pytest.mark.parametrize("text, group", [
-    # Durations the issue found set wrongly.
-    ("set a timer for one hour thirty", start(5400)),
-    ("set a timer for two hours fifteen", start(8100)),
-    ("set a timer for 1/2 a minute", start(30)),
-    ("set a timer for 1 and a 1/2 hours", start(5400)),
-    ("set a timer for 1/2 an hour", start(1800)),
-    ("set a timer for five minutes called tea", start(300, "tea")),
-    ("start a 5 minute timer named pizza", start(300, "pizza")),
-    ("start an 11 minute timer", start(660)),
-    # Words, digits and fractions.
-    ("set a timer for a quarter of an hour", start(900)),
-    ("set a timer for an hour and a half", start(5400)),
-    ("set a timer for one and a half hours", start(5400)),
-    ("set a timer for half an hour", start(1800)),
-    ("set a timer for twenty five minutes", start(1500)),
-    ("set a timer for 90 seconds", start(90)),
-    ("set a timer for three quarters of an hour", start(2700)),
-    ("timer for two minutes ten", start(130)),
-    ("set a 20 minute timer", start(1200)),
-    # Named timers.
-    ("5 minute timer for pizza", start(300, "pizza")),
-    ("set timer called pizza for 5 minutes", start(300, "pizza")),
-    ("pizza timer for 12 minutes", start(720, "pizza")),
-    ("set a tea timer for 3 minutes", start(180, "tea")),
-    # Missed before.
-    ("timer status", {"timers": [{"seconds": 600, "target": True}], "expect": {"skill": "time_left"}}),
-    ("how long is left on my timers", {"timers": [{"seconds": 600, "target": True}], "expect": {"skill": "time_left"}}),
-    ("pizza timer status", {"timers": [{"seconds": 60}, {"seconds": 600, "name": "pizza", "target": True}],
-                            "expect": {"skill": "time_left"}}),
-    ("stop timer in kitchen", {"timers": [{"seconds": 600, "target": True}], "expect": {"skill": "cancel_timer"}}),
-    ("check apples off my list", {"tasks": [{"text": "apples", "list": "inbox", "target": True}],
-                                  "expect": {"skill": "complete_task"}}),
-    ("put apples on the list", {"expect": {"skill": "add_task", "item": "apples", "list": "inbox"}}),
-    ("complete water the plants on my chores list",
-     {"tasks": [{"text": "water the plants", "list": "chores", "target": True}, {"text": "dust", "list": "chores"}],
-      "expect": {"skill": "complete_task"}}),
-    ("what time is it right now", {"expect": {"skill": "current_time"}}),
-    ("tell me the date", {"expect": {"skill": "current_date"}}),
-    # A delayed command is answered honestly: a reminder, not a promise to do it.
-    ("in 5 minutes, open the garage door",
-     {"expect": {"skill": "remind_me", "what": "open the garage door", "seconds": 300}}),
-    ("in 10 minutes remind me to check the oven",
-     {"expect": {"skill": "remind_me", "what": "check the oven", "seconds": 600}}),
-])
+@pytest.mark.parametrize(
+    "text, group",
+    [
+        # Durations the issue found set wrongly.
+        ("set a timer for one hour thirty", start(5400)),
+        ("set a timer for two hours fifteen", start(8100)),
+        ("set a timer for 1/2 a minute", start(30)),
+        ("set a timer for 1 and a 1/2 hours", start(5400)),
+        ("set a timer for 1/2 an hour", start(1800)),
+        ("set a timer for five minutes called tea", start(300, "tea")),
+        ("start a 5 minute timer named pizza", start(300, "pizza")),
+        ("start an 11 minute timer", start(660)),
+        # Words, digits and fractions.
+        ("set a timer for a quarter of an hour", start(900)),
+        ("set a timer for an hour and a half", start(5400)),
+        ("set a timer for one and a half hours", start(5400)),
+        ("set a timer for half an hour", start(1800)),
+        ("set a timer for twenty five minutes", start(1500)),
+        ("set a timer for 90 seconds", start(90)),
+        ("set a timer for three quarters of an hour", start(2700)),
+        ("timer for two minutes ten", start(130)),
+        ("set a 20 minute timer", start(1200)),
+        # Named timers.
+        ("5 minute timer for pizza", start(300, "pizza")),
+        ("set timer called pizza for 5 minutes", start(300, "pizza")),
+        ("pizza timer for 12 minutes", start(720, "pizza")),
+        ("set a tea timer for 3 minutes", start(180, "tea")),
+        # Missed before.
+        ("timer status", {"timers": [{"seconds": 600, "target": True}], "expect": {"skill": "time_left"}}),
+        (
+            "how long is left on my timers",
+            {"timers": [{"seconds": 600, "target": True}], "expect": {"skill": "time_left"}},
+        ),
+        (
+            "pizza timer status",
+            {
+                "timers": [{"seconds": 60}, {"seconds": 600, "name": "pizza", "target": True}],
+                "expect": {"skill": "time_left"},
+            },
+        ),
+        ("stop timer in kitchen", {"timers": [{"seconds": 600, "target": True}], "expect": {"skill": "cancel_timer"}}),
+        (
+            "check apples off my list",
+            {"tasks": [{"text": "apples", "list": "inbox", "target": True}], "expect": {"skill": "complete_task"}},
+        ),
+        ("put apples on the list", {"expect": {"skill": "add_task", "item": "apples", "list": "inbox"}}),
+        (
+            "complete water the plants on my chores list",
+            {
+                "tasks": [
+                    {"text": "water the plants", "list": "chores", "target": True},
+                    {"text": "dust", "list": "chores"},
+                ],
+                "expect": {"skill": "complete_task"},
+            },
+        ),
+        ("what time is it right now", {"expect": {"skill": "current_time"}}),
+        ("tell me the date", {"expect": {"skill": "current_date"}}),
+        # A delayed command is answered honestly: a reminder, not a promise to do it.
+        (
+            "in 5 minutes, open the garage door",
+            {"expect": {"skill": "remind_me", "what": "open the garage door", "seconds": 300}},
+        ),
+        (
+            "in 10 minutes remind me to check the oven",
+            {"expect": {"skill": "remind_me", "what": "check the oven", "seconds": 600}},
+        ),
+    ],
+)
 def test_the_issue_sentences_act_rightly(bench, text, group):
     result = bench.run(text, group)
     assert result.ok, f"{text!r}: {result.why}"
 
 
 def test_a_room_word_that_names_a_timer_means_that_timer(bench):
-    kitchen = {"timers": [{"seconds": 300}, {"seconds": 600, "name": "kitchen", "target": True}],
-               "expect": {"skill": "cancel_timer"}}
+    kitchen = {
+        "timers": [{"seconds": 300}, {"seconds": 600, "name": "kitchen", "target": True}],
+        "expect": {"skill": "cancel_timer"},
+    }
     for text in ("cancel the kitchen timer", "stop timer in kitchen"):
         result = bench.run(text, kitchen)
         assert result.ok, f"{text!r}: {result.why}"
     # With no timer of that name the room word is ignored: the one timer is meant.
-    result = bench.run("pause the kitchen timer", {"timers": [{"seconds": 300, "target": True}],
-                                                   "expect": {"skill": "pause_timer"}})
+    result = bench.run(
+        "pause the kitchen timer", {"timers": [{"seconds": 300, "target": True}], "expect": {"skill": "pause_timer"}}
+    )
     assert result.ok, result.why
 
 
-@pytest.mark.parametrize("text, what", [
-    ("remind me to call mom in 10 minutes", "call mom"),
-    ("set a reminder to call mom in 10 minutes", "call mom"),
-    ("in 10 minutes remind me to check the oven", "check the oven"),
-])
+@pytest.mark.parametrize(
+    "text, what",
+    [
+        ("remind me to call mom in 10 minutes", "call mom"),
+        ("set a reminder to call mom in 10 minutes", "call mom"),
+        ("in 10 minutes remind me to check the oven", "check the oven"),
+    ],
+)
 def test_a_reminder_with_the_time_at_either_end_is_a_reminder(bench, text, what):
     result = bench.run(text, {"expect": {"skill": "remind_me", "what": what, "seconds": 600}})
     assert result.ok, f"{text!r}: {result.why}"
 
 
 def test_a_delayed_command_says_it_will_remind_not_do(bench):
-    result = bench.run("open the garage door in 10 minutes",
-                       {"expect": {"skill": "remind_me", "what": "open the garage door", "seconds": 600}})
+    result = bench.run(
+        "open the garage door in 10 minutes",
+        {"expect": {"skill": "remind_me", "what": "open the garage door", "seconds": 600}},
+    )
     assert result.ok, result.why
     assert result.outcome.text.startswith("Okay, I'll remind you to open the garage door")
 
 
 # ---- configured commands only when the words name one -----------------------------------------------
+
 
 def _matcher_with_commands(tmp_path, commands: dict[str, str]) -> IntentMatcher:
     config = Config()
@@ -115,10 +148,17 @@ def _matcher_with_commands(tmp_path, commands: dict[str, str]) -> IntentMatcher:
     return IntentMatcher(SkillRegistry.default(), ctx=SkillContext(config=config, data_dir=tmp_path))
 
 
-@pytest.mark.parametrize("text", [
-    "start the pizza timer", "start the timer", "start a 5 minute timer named pizza",
-    "start an 11 minute timer", "run the timer", "start the kitchen timer",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "start the pizza timer",
+        "start the timer",
+        "start a 5 minute timer named pizza",
+        "start an 11 minute timer",
+        "run the timer",
+        "start the kitchen timer",
+    ],
+)
 def test_timer_words_never_run_a_configured_command(tmp_path, text):
     matcher = _matcher_with_commands(tmp_path, {"backup": "true", "deploy": "true"})
     found = matcher.match(text)
@@ -143,6 +183,7 @@ def test_without_a_context_timer_words_are_still_not_commands():
 
 # ---- lists from the task store --------------------------------------------------------------------
 
+
 def test_list_names_come_from_the_task_store(tmp_path):
     from skills.store import TaskStore
 
@@ -153,7 +194,9 @@ def test_list_names_come_from_the_task_store(tmp_path):
     TaskStore.for_context(ctx).add("nails", "hardware")
     found = matcher.match("add apples to my hardware")
     assert found is not None and (found.intent, found.arguments) == (
-        "HassListAddItem", {"item": "apples", "list_name": "hardware"})
+        "HassListAddItem",
+        {"item": "apples", "list_name": "hardware"},
+    )
     found = matcher.match("add call mom to my to do list")  # the default list's words mean the default list
     assert found is not None and found.arguments == {"item": "call mom"}
     ctx.close()
@@ -189,6 +232,7 @@ def test_english_text_with_korean_configured_still_matches_english(tmp_path):
 
 # ---- hark intents test ---------------------------------------------------------------------------------
 
+
 def test_cli_shows_the_mapping_without_acting(tmp_path):
     env = hark_env(HARK_DATA_DIR=str(tmp_path / "data"))
     done = run_hark("intents", "test", "start a 5 minute timer named pizza", "--json", env=env, timeout=120)
@@ -211,19 +255,48 @@ def test_cli_shows_the_mapping_without_acting(tmp_path):
 # ---- no sentence that names a duration sets a different one ---------------------------------------------
 
 LENGTHS = {
-    "10 minutes": 600, "1.5 hours": 5400, "one point five hours": 5400, "150 minutes": 9000,
-    "2 hours and 30 minutes": 9000, "an hour": 3600, "a minute and a half": 90, "1 minute 30": 90,
-    "ninety minutes": 5400, "one hundred and twenty seconds": 120, "half an hour": 1800, "a half hour": 1800,
-    "quarter of an hour": 900, "2 and a half minutes": 150, "twenty-five minutes": 1500,
-    "one hour thirty minutes": 5400, "one hour thirty": 5400, "two hours fifteen": 8100, "1h 30m": 5400,
-    "10 secs": 10, "3 hrs": 10800, "an hour and fifteen minutes": 4500, "5 min": 300,
-    "two and a half hours": 9000, "one hour and a half": 5400, "1 and 1/2 hours": 5400, "an hour and 1/2": 5400,
-    "1/2 a minute": 30, "1 and a 1/2 hours": 5400, "1/2 an hour": 1800,
+    "10 minutes": 600,
+    "1.5 hours": 5400,
+    "one point five hours": 5400,
+    "150 minutes": 9000,
+    "2 hours and 30 minutes": 9000,
+    "an hour": 3600,
+    "a minute and a half": 90,
+    "1 minute 30": 90,
+    "ninety minutes": 5400,
+    "one hundred and twenty seconds": 120,
+    "half an hour": 1800,
+    "a half hour": 1800,
+    "quarter of an hour": 900,
+    "2 and a half minutes": 150,
+    "twenty-five minutes": 1500,
+    "one hour thirty minutes": 5400,
+    "one hour thirty": 5400,
+    "two hours fifteen": 8100,
+    "1h 30m": 5400,
+    "10 secs": 10,
+    "3 hrs": 10800,
+    "an hour and fifteen minutes": 4500,
+    "5 min": 300,
+    "two and a half hours": 9000,
+    "one hour and a half": 5400,
+    "1 and 1/2 hours": 5400,
+    "an hour and 1/2": 5400,
+    "1/2 a minute": 30,
+    "1 and a 1/2 hours": 5400,
+    "1/2 an hour": 1800,
 }
 FORMS = [
-    "set a timer for {d}", "start a timer for {d}", "timer for {d}", "set a {d} timer", "{d} timer",
-    "set a pizza timer for {d}", "set a timer for {d} called pizza", "set a timer for {d} named tea",
-    "can you set a timer for {d} please", "pizza timer for {d}",
+    "set a timer for {d}",
+    "start a timer for {d}",
+    "timer for {d}",
+    "set a {d} timer",
+    "{d} timer",
+    "set a pizza timer for {d}",
+    "set a timer for {d} called pizza",
+    "set a timer for {d} named tea",
+    "can you set a timer for {d} please",
+    "pizza timer for {d}",
 ]
 
 

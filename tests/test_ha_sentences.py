@@ -25,7 +25,7 @@ from skills.gate import ActionOutcome, ConfirmationGate
 from skills.intents import IntentMatch, IntentMatcher
 from skills.registry import SkillContext, SkillRegistry
 from skills.store import TaskStore
-from skills.timer_service import REMINDER, TIMER
+from skills.timer_store import REMINDER, TIMER
 from skills.timers import service_for
 from voice.config import Config
 from voice.events import EventBus
@@ -94,8 +94,9 @@ class Bench:
         return Result(text, match, outcome, why == "", why)
 
 
-def check(expect: dict[str, Any], service, store: TaskStore, before: dict, timers: list, tasks: list,
-          outcome: ActionOutcome) -> str:
+def check(
+    expect: dict[str, Any], service, store: TaskStore, before: dict, timers: list, tasks: list, outcome: ActionOutcome
+) -> str:
     """'' when the action hit the right thing, else what was wrong."""
     skill = expect["skill"]
     now = service.now()
@@ -198,16 +199,22 @@ def test_korean_sentences_act_rightly(results):
 
 
 def test_no_sentence_that_names_a_duration_sets_a_different_one(results):
-    wrong = [(r.text, r.why) for section in results.values() for r in section
-             if r.match is not None and r.match.name == "start_timer" and "timer set for" in r.why]
+    wrong = [
+        (r.text, r.why)
+        for section in results.values()
+        for r in section
+        if r.match is not None and r.match.name == "start_timer" and "timer set for" in r.why
+    ]
     assert wrong == []
 
 
 def test_the_scoring_catches_a_wrong_action(tmp_path):
     """The checker itself: a sentence acted on the wrong timer or list is a failure, not a pass."""
     bench = Bench(tmp_path)
-    wrong_timer = {"timers": [{"seconds": 300, "target": True}, {"seconds": 1200, "name": "pizza"}],
-                   "expect": {"skill": "cancel_timer"}}
+    wrong_timer = {
+        "timers": [{"seconds": 300, "target": True}, {"seconds": 1200, "name": "pizza"}],
+        "expect": {"skill": "cancel_timer"},
+    }
     assert not bench.run("cancel the pizza timer", wrong_timer).ok
     wrong_list = {"expect": {"skill": "add_task", "item": "apples", "list": "chores"}}
     assert not bench.run("add apples to my shopping list", wrong_list).ok

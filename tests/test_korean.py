@@ -44,8 +44,9 @@ def say(registry, ctx):
         """(skill run, what Hark answers) for one typed sentence."""
         found = matcher.match(text)
         assert found is not None, f"{text!r} matched nothing"
-        gate = ConfirmationGate(registry, ctx, EventBus(), lambda q: questions.append(q) or "yes",
-                                Path(ctx.data_dir) / "audit.jsonl")
+        gate = ConfirmationGate(
+            registry, ctx, EventBus(), lambda q: questions.append(q) or "yes", Path(ctx.data_dir) / "audit.jsonl"
+        )
         outcome = gate.execute(found.name, found.arguments, transcript=text, source="template")
         return found.name, found.reply(ctx, outcome.text, outcome.ok, outcome.data)
 

@@ -7,8 +7,6 @@ shortcut: audio goes through PortAudio, ALSA's pulse plugin and the sound server
 
 from __future__ import annotations
 
-import json
-import queue
 import signal
 import subprocess
 import threading
@@ -19,72 +17,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import HARK, ROOT, speech_file
-from tests.ollama_server import FakeOllama
+from tests.support.cli import HARK
+from tests.support.listen import HarkProcess
+from tests.support.paths import ROOT
+from tests.support.speech import speech_file
 
 MODEL = "qwen3:1.7b"
-
-
-class HarkProcess:
-    """`hark listen --json` as a subprocess, with its events read on a thread."""
-
-    def __init__(self, env: dict, config: Path) -> None:
-        self.proc = subprocess.Popen([*HARK, "listen", "--json", "--config", str(config)], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.events: "queue.Queue[dict]" = queue.Queue()
-        self.seen: list[dict] = []
-        self.stderr: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                self.events.put(json.loads(line))
-
-    def wait_for(self, name: str, timeout: float = 60, **match) -> dict:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                e = self.events.get(timeout=0.2)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"hark exited ({self.proc.returncode}): {''.join(self.stderr)[-2000:]}")
-                continue
-            self.seen.append(e)
-            if e["event"] == name and all(e.get(k) == v for k, v in match.items()):
-                return e
-        raise AssertionError(f"no {name} event within {timeout}s; saw {[x['event'] for x in self.seen]}; "
-                             f"stderr: {''.join(self.stderr)[-2000:]}")
-
-    def drain(self, seconds: float) -> list[dict]:
-        """Everything emitted in the next `seconds`."""
-        out = []
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            try:
-                out.append(self.events.get(timeout=0.1))
-            except queue.Empty:
-                pass
-        self.seen += out
-        return out
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-
-@pytest.fixture
-def ollama():
-    with FakeOllama() as server:
-        server.add_model(MODEL, capabilities=["completion", "tools", "thinking"])
-        yield server
 
 
 @pytest.fixture
@@ -105,7 +43,7 @@ def hark(pulse, ollama, tmp_path, _data_dir):
 
 
 def speech_energy(path: Path) -> float:
-    data, rate = sf.read(path, dtype="float32")
+    data, _rate = sf.read(path, dtype="float32")
     return float(np.sqrt(np.mean(np.square(data)))) if len(data) else 0.0
 
 
@@ -125,8 +63,14 @@ def test_spoken_instruction_through_real_devices(pulse, hark, transcriber, tmp_p
         rec.send_signal(signal.SIGINT)
         rec.wait(timeout=10)
     names = [e["event"] for e in h.seen]
-    assert names.index("speech_start") < names.index("speech_end") < names.index("transcript") \
-        < names.index("audio_out_start") < names.index("audio_out_end") < names.index("reply")
+    assert (
+        names.index("speech_start")
+        < names.index("speech_end")
+        < names.index("transcript")
+        < names.index("audio_out_start")
+        < names.index("audio_out_end")
+        < names.index("reply")
+    )
     # The reply reached the output device: what its monitor recorded is Hark's voice saying it.
     assert speech_energy(recording) > 0.005
     from voice.audio import read_audio
@@ -146,7 +90,9 @@ def test_confirmation_answered_on_the_microphone_after_the_question(pulse, hark,
     store.close()
     command = tmp_path / "command.wav"
     audio = np.concatenate(list(synth.synthesize("Delete all my tasks.")))
-    write_wav(command, np.concatenate([np.zeros(4000, np.float32), audio, np.zeros(8000, np.float32)]), synth.sample_rate)
+    write_wav(
+        command, np.concatenate([np.zeros(4000, np.float32), audio, np.zeros(8000, np.float32)]), synth.sample_rate
+    )
 
     h = hark()
     pulse.play(command)
@@ -167,8 +113,13 @@ def test_confirmation_answered_on_the_microphone_after_the_question(pulse, hark,
 def test_does_not_take_its_own_voice_for_the_user(pulse, hark):
     """The speaker routed back into the microphone, as on a laptop without a headset."""
     env = pulse._env()
-    module = subprocess.run(["pactl", "load-module", "module-loopback", "source=hark_out.monitor", "sink=hark_in",
-                             "latency_msec=60"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    module = subprocess.run(
+        ["pactl", "load-module", "module-loopback", "source=hark_out.monitor", "sink=hark_in", "latency_msec=60"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     try:
         h = hark()
         pulse.play(speech_file("cmu_goforward.wav"))
@@ -183,8 +134,14 @@ def test_does_not_take_its_own_voice_for_the_user(pulse, hark):
 def test_missing_microphone_is_a_clear_message(pulse, ollama, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("audio:\n  input_device: no-such-microphone\n")
-    r = subprocess.run([*HARK, "listen", "--config", str(config)], cwd=ROOT, env=pulse.client_env(OLLAMA_HOST=ollama.url),
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [*HARK, "listen", "--config", str(config)],
+        cwd=ROOT,
+        env=pulse.client_env(OLLAMA_HOST=ollama.url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 1
     assert "no input device matches 'no-such-microphone'" in r.stderr
     assert "Traceback" not in r.stderr

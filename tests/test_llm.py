@@ -1,13 +1,15 @@
-"""The language-model stage, driven through the real `ollama` client against tests/ollama_server.py."""
+"""The language-model stage, driven through the real `ollama` client against tests/support/ollama_server.py."""
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import time
 
 import pytest
 
+from tests.support.ollama_server import FakeOllama, Reply
 from voice.config import LlmConfig
 from voice.llm import (
     Brain,
@@ -26,11 +28,6 @@ from voice.llm import (
     parse_tool_choice,
 )
 from voice.thinking import ThinkFilter
-
-try:
-    from tests.ollama_server import FakeOllama, Reply
-except ImportError:  # tests/ is not a package: pytest put it on sys.path itself
-    from ollama_server import FakeOllama, Reply
 
 MODEL = "qwen3:1.7b"
 ALL_CAPS = ["completion", "tools", "thinking"]
@@ -155,7 +152,9 @@ def test_think_is_not_sent_when_the_model_cannot_think(server):
 def test_think_tags_in_content_are_stripped_across_chunks(server, chunk_size):
     brain = make_brain(server, caps=["completion", "tools"])
     reasoning = "secret plan: two plus two"
-    server.script(MODEL, [Reply(content=f"<think>\n{reasoning}\n</think>\n\nThe answer is four.", chunk_size=chunk_size)])
+    server.script(
+        MODEL, [Reply(content=f"<think>\n{reasoning}\n</think>\n\nThe answer is four.", chunk_size=chunk_size)]
+    )
     events = list(brain.respond(ask("what is two plus two"), []))
     assert text_of(events) == "The answer is four."
     assert all("secret" not in e.text and "think>" not in e.text for e in events if isinstance(e, TextDelta))
@@ -187,10 +186,17 @@ def test_closing_the_stream_early_keeps_the_brain_usable(server):
 
 def test_tool_calls_with_dict_arguments_and_tools_offered(server):
     brain = make_brain(server)
-    server.script(MODEL, [Reply(tool_calls=[
-        {"name": "current_time", "arguments": {}},
-        {"name": "add_task", "arguments": {"title": "buy milk"}},
-    ])])
+    server.script(
+        MODEL,
+        [
+            Reply(
+                tool_calls=[
+                    {"name": "current_time", "arguments": {}},
+                    {"name": "add_task", "arguments": {"title": "buy milk"}},
+                ]
+            )
+        ],
+    )
     events = list(brain.respond(ask("what time is it and remind me to buy milk"), [CLOCK_TOOL, TASK_TOOL]))
     requests = [e for e in events if isinstance(e, ToolRequest)]
     assert requests == [ToolRequest("current_time", {}), ToolRequest("add_task", {"title": "buy milk"})]
@@ -202,17 +208,55 @@ def test_tool_calls_with_dict_arguments_and_tools_offered(server):
 
 def test_tool_call_arguments_as_json_string_or_junk(server):
     brain = make_brain(server)
-    server.script(MODEL, [Reply(tool_calls=[
-        {"name": "add_task", "arguments": '{"title": "call mom"}'},
-        {"name": "add_task", "arguments": "call mom please"},
-        {"name": "add_task", "arguments": ["call", "mom"]},
-        {"name": "current_time", "arguments": None},
-    ])])
+    server.script(
+        MODEL,
+        [
+            Reply(
+                tool_calls=[
+                    {"name": "add_task", "arguments": '{"title": "call mom"}'},
+                    {"name": "add_task", "arguments": "call mom please"},
+                    {"name": "add_task", "arguments": ["call", "mom"]},
+                    {"name": "current_time", "arguments": None},
+                ]
+            )
+        ],
+    )
     requests = [e for e in brain.respond(ask("remind me"), [TASK_TOOL, CLOCK_TOOL]) if isinstance(e, ToolRequest)]
     assert requests[0] == ToolRequest("add_task", {"title": "call mom"})
     assert requests[1] == ToolRequest("add_task", "call mom please")  # raw: the registry explains the problem
     assert requests[2] == ToolRequest("add_task", ["call", "mom"])
     assert requests[3] == ToolRequest("current_time", None)
+
+
+@pytest.mark.parametrize(
+    "tool_calls, expected",
+    [
+        ({"function": {"name": "add_task"}}, [ToolRequest("", {"function": {"name": "add_task"}})]),  # not a list
+        (["add_task"], [ToolRequest("", "add_task")]),  # a call that is not an object
+        ([{"function": {"name": 7, "arguments": ' {"title": "x"} '}}], [ToolRequest("", {"title": "x"})]),
+        (
+            [{"function": {"name": "add_task", "arguments": {"hark_raw": 1}}}],
+            [ToolRequest("add_task", {"hark_raw": 1})],
+        ),
+        ([], []),
+        (None, []),
+    ],
+    ids=["object", "string-call", "number-name", "our-own-key", "empty", "null"],
+)
+def test_tool_calls_in_any_shape_reach_the_registry_and_the_answer_goes_on(server, tool_calls, expected):
+    """The `ollama` client alone rejects each of these shapes mid-stream; Hark reads them (voice/llm/wire.py)."""
+    brain = make_brain(server)
+    line = {
+        "model": MODEL,
+        "created_at": "2026-01-01T00:00:00Z",
+        "done": False,
+        "message": {"role": "assistant", "content": "", "tool_calls": tool_calls},
+    }
+    server.script(MODEL, [Reply(content="Done.", raw_lines=[json.dumps(line)], raw_after=0)])
+    events = list(brain.respond(ask("remind me"), [TASK_TOOL]))
+    assert [e for e in events if isinstance(e, ToolRequest)] == expected
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Done."
+    assert isinstance(events[-1], Finished)
 
 
 def test_coerce_arguments():
@@ -226,10 +270,13 @@ def test_coerce_arguments():
 
 def test_model_without_tools_gets_a_json_schema_instead(server):
     brain = make_brain(server, caps=["completion"])
-    server.script(MODEL, [
-        Reply(data={"tool": "current_time", "arguments": {}, "reply": "Let me look."}),
-        Reply(data={"tool": "none", "arguments": {}, "reply": "It is a quarter past three."}),
-    ])
+    server.script(
+        MODEL,
+        [
+            Reply(data={"tool": "current_time", "arguments": {}, "reply": "Let me look."}),
+            Reply(data={"tool": "none", "arguments": {}, "reply": "It is a quarter past three."}),
+        ],
+    )
     conv = ask("what time is it")
     events = list(brain.respond(conv, [CLOCK_TOOL, TASK_TOOL]))
     assert [e for e in events if isinstance(e, ToolRequest)] == [ToolRequest("current_time", {})]
@@ -263,7 +310,9 @@ def test_json_fallback_default_reply_and_malformed_output(server):
 
 def test_parse_tool_choice_edge_cases():
     assert parse_tool_choice('{"tool": "none", "arguments": {}, "reply": ""}') == []
-    assert parse_tool_choice('{"tool": "add_task", "arguments": "junk", "reply": ""}') == [ToolRequest("add_task", "junk")]
+    assert parse_tool_choice('{"tool": "add_task", "arguments": "junk", "reply": ""}') == [
+        ToolRequest("add_task", "junk")
+    ]
     assert parse_tool_choice('"just words"') == [TextDelta("just words")]
     with pytest.raises(BrainError):
         parse_tool_choice("[1, 2, 3]")
@@ -349,7 +398,10 @@ def test_server_stopping_mid_stream_is_a_broken_stream(server):
 
 def test_error_line_mid_stream(server):
     brain = make_brain(server)
-    server.script(MODEL, [Reply(content="alpha beta gamma", error="an error was encountered while running the model", error_after=2)])
+    server.script(
+        MODEL,
+        [Reply(content="alpha beta gamma", error="an error was encountered while running the model", error_after=2)],
+    )
     with pytest.raises(StreamBroken) as err:
         list(brain.respond(ask("go"), []))
     assert err.value.partial == "alpha beta"
@@ -358,7 +410,9 @@ def test_error_line_mid_stream(server):
 
 def test_http_error_before_the_answer_carries_ollamas_message(server):
     brain = make_brain(server)
-    server.script(MODEL, [Reply(error="model requires more system memory (5.6 GiB) than is available (2.1 GiB)", status=500)])
+    server.script(
+        MODEL, [Reply(error="model requires more system memory (5.6 GiB) than is available (2.1 GiB)", status=500)]
+    )
     with pytest.raises(BrainError) as err:
         list(brain.respond(ask("go"), []))
     assert type(err.value) is BrainError
@@ -451,7 +505,11 @@ def test_conversation_keeps_recent_turns_whole():
     # 6 past messages do not fit in 4: the first turn goes whole; the tool turn (4) stays whole.
     assert [m["role"] for m in msgs[1:]] == ["user", "assistant", "tool", "assistant", "user"]
     assert msgs[2]["tool_calls"] == [{"function": {"name": "current_time", "arguments": {}}}]
-    assert msgs[3] == {"role": "tool", "content": '<data source="current_time">It\'s noon.</data>', "tool_name": "current_time"}
+    assert msgs[3] == {
+        "role": "tool",
+        "content": '<data source="current_time">It\'s noon.</data>',
+        "tool_name": "current_time",
+    }
     conv.add_assistant("a3")
     conv.add_user("u4")
     # The tool turn no longer fits with u3/a3: it is dropped whole, never leaving a lone tool result.
@@ -552,10 +610,12 @@ def test_think_filter_every_split(stream, mode, answer, reasoning):
 
 def test_think_filter_random_chunkings():
     rng = random.Random(7)
-    stream = "<think>Is it </think> or <think>? Let me check.</think>\n\nIt is <b>bold</b> text. <think>more</think>Done."
+    stream = (
+        "<think>Is it </think> or <think>? Let me check.</think>\n\nIt is <b>bold</b> text. <think>more</think>Done."
+    )
     for _ in range(300):
         cuts = sorted(rng.sample(range(1, len(stream)), rng.randint(1, 12)))
-        chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)])]
+        chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
         text, thinking = run_filter(chunks)
         assert (text, thinking) == ("or It is <b>bold</b> text. Done.", "Is it ? Let me check.more"), chunks
 

@@ -10,13 +10,17 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from tests.ollama_server import FakeOllama, Reply, parse_keep_alive
-except ImportError:  # tests/ is not a package: pytest put it on sys.path itself
-    from ollama_server import FakeOllama, Reply, parse_keep_alive
+from tests.support.ollama_server import FakeOllama, Reply, parse_keep_alive
 
-DONE_FIELDS = {"done_reason", "total_duration", "load_duration", "prompt_eval_count",
-               "prompt_eval_duration", "eval_count", "eval_duration"}
+DONE_FIELDS = {
+    "done_reason",
+    "total_duration",
+    "load_duration",
+    "prompt_eval_count",
+    "prompt_eval_duration",
+    "eval_count",
+    "eval_duration",
+}
 
 
 @pytest.fixture
@@ -38,8 +42,12 @@ def request(server, method, path, body=None):
 
 def test_chat_streams_ndjson_in_chunks_ending_with_done(server):
     server.script("qwen3:1.7b", [Reply(thinking="Greet back.", content="Hello there. How can I help?")])
-    resp, payload = request(server, "POST", "/api/chat",
-                            {"model": "qwen3:1.7b", "messages": [{"role": "user", "content": "hi"}], "think": True})
+    resp, payload = request(
+        server,
+        "POST",
+        "/api/chat",
+        {"model": "qwen3:1.7b", "messages": [{"role": "user", "content": "hi"}], "think": True},
+    )
     assert resp.status == 200
     assert resp.getheader("Content-Type") == "application/x-ndjson"
     assert resp.getheader("Transfer-Encoding") == "chunked"
@@ -55,8 +63,12 @@ def test_chat_streams_ndjson_in_chunks_ending_with_done(server):
 
 def test_tool_calls_and_non_streaming_answer(server):
     server.script("qwen3:1.7b", [Reply(tool_calls=[{"name": "current_time", "arguments": {}}])])
-    resp, payload = request(server, "POST", "/api/chat", {
-        "model": "qwen3:1.7b", "stream": False, "messages": [{"role": "user", "content": "time?"}]})
+    resp, payload = request(
+        server,
+        "POST",
+        "/api/chat",
+        {"model": "qwen3:1.7b", "stream": False, "messages": [{"role": "user", "content": "time?"}]},
+    )
     assert resp.getheader("Content-Type").startswith("application/json")
     answer = json.loads(payload)
     assert answer["done"] is True and set(answer) >= DONE_FIELDS
@@ -69,18 +81,36 @@ def test_errors_follow_ollamas_shape(server):
     resp, payload = request(server, "POST", "/api/show", {"model": "nope"})
     assert resp.status == 404 and json.loads(payload) == {"error": "model 'nope' not found"}
     server.add_model("plain:1b", capabilities=["completion"])
-    resp, payload = request(server, "POST", "/api/chat", {"model": "plain:1b", "messages": [{"role": "user", "content": "x"}],
-                                                          "tools": [{"type": "function", "function": {"name": "t"}}]})
+    resp, payload = request(
+        server,
+        "POST",
+        "/api/chat",
+        {
+            "model": "plain:1b",
+            "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "function", "function": {"name": "t"}}],
+        },
+    )
     assert resp.status == 400 and "does not support tools" in json.loads(payload)["error"]
-    resp, payload = request(server, "POST", "/api/chat", {"model": "plain:1b", "think": True,
-                                                          "messages": [{"role": "user", "content": "x"}]})
+    resp, payload = request(
+        server,
+        "POST",
+        "/api/chat",
+        {"model": "plain:1b", "think": True, "messages": [{"role": "user", "content": "x"}]},
+    )
     assert resp.status == 400 and "does not support thinking" in json.loads(payload)["error"]
     server.script("qwen3:1.7b", [Reply(content="a b c", error="boom", error_after=1)])
-    resp, payload = request(server, "POST", "/api/chat", {"model": "qwen3:1.7b", "messages": [{"role": "user", "content": "x"}]})
+    resp, payload = request(
+        server, "POST", "/api/chat", {"model": "qwen3:1.7b", "messages": [{"role": "user", "content": "x"}]}
+    )
     lines = [json.loads(line) for line in payload.decode().splitlines()]
     assert resp.status == 200 and lines[-1] == {"error": "boom"} and len(lines) == 2
-    resp, payload = request(server, "POST", "/api/chat", {"model": "qwen3:1.7b", "keep_alive": "soon",
-                                                          "messages": [{"role": "user", "content": "x"}]})
+    resp, payload = request(
+        server,
+        "POST",
+        "/api/chat",
+        {"model": "qwen3:1.7b", "keep_alive": "soon", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert resp.status == 400 and "invalid duration" in json.loads(payload)["error"]
     resp, payload = request(server, "GET", "/api/nothing")
     assert resp.status == 404 and payload == b"404 page not found"
@@ -109,7 +139,7 @@ def test_show_tags_ps_version_and_root(server):
 
 def test_pull_streams_progress(server):
     server.add_remote("llama3.2:1b", size=4000)
-    resp, payload = request(server, "POST", "/api/pull", {"model": "llama3.2:1b"})
+    _resp, payload = request(server, "POST", "/api/pull", {"model": "llama3.2:1b"})
     lines = [json.loads(line) for line in payload.decode().splitlines()]
     assert lines[0] == {"status": "pulling manifest"} and lines[-1] == {"status": "success"}
     big = [line for line in lines if line.get("total") == 4000]
@@ -138,13 +168,28 @@ def test_runs_standalone(tmp_path):
     script.write_text(json.dumps([{"content": "Scripted hello."}]))
     with FakeOllama() as probe:  # borrow a free port
         port = probe.port
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("ollama_server.py")), "--port", str(port),
-                             "--model", "qwen3:1.7b", "--script", str(script)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "support" / "ollama_server.py"),
+            "--port",
+            str(port),
+            "--model",
+            "qwen3:1.7b",
+            "--script",
+            str(script),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert "listening on" in proc.stdout.readline()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        conn.request("POST", "/api/chat", body=json.dumps(
-            {"model": "qwen3:1.7b", "messages": [{"role": "user", "content": "hi"}]}))
+        conn.request(
+            "POST",
+            "/api/chat",
+            body=json.dumps({"model": "qwen3:1.7b", "messages": [{"role": "user", "content": "hi"}]}),
+        )
         lines = [json.loads(line) for line in conn.getresponse().read().decode().splitlines()]
         conn.close()
         assert "".join(line["message"]["content"] for line in lines) == "Scripted hello."
@@ -156,8 +201,9 @@ def test_runs_standalone(tmp_path):
 
 def test_raw_lines_are_sent_verbatim_inside_the_stream(server):
     server.script("qwen3:1.7b", [Reply(content="Hi there.", raw_lines=["[1, 2]"], raw_after=1)])
-    resp, payload = request(server, "POST", "/api/chat",
-                            {"model": "qwen3:1.7b", "messages": [{"role": "user", "content": "hi"}]})
+    _resp, payload = request(
+        server, "POST", "/api/chat", {"model": "qwen3:1.7b", "messages": [{"role": "user", "content": "hi"}]}
+    )
     lines = payload.decode().splitlines()
     assert lines[1] == "[1, 2]"  # after the first content line, exactly as scripted
     assert json.loads(lines[0])["message"]["content"] == "Hi"

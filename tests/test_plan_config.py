@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import run_hark
 from skills.gate import check_not_required
 from skills.registry import SkillRegistry
+from tests.support.cli import run_hark
 from voice.config import ConfigError
 
 
@@ -31,16 +31,19 @@ def test_always_confirmed_task_skills_can_not_be_waived(registry, name):
 def test_the_reason_says_what_the_skill_does(registry):
     with pytest.raises(ConfigError) as e:
         check_not_required(["clear_tasks"], registry)
-    assert str(e.value) == ("confirm.not_required_for: 'clear_tasks' deletes every task on one list, open and "
-                            "finished ones alike, so it is always confirmed; remove it.")
+    assert str(e.value) == (
+        "confirm.not_required_for: 'clear_tasks' deletes every task on one list, open and "
+        "finished ones alike, so it is always confirmed; remove it."
+    )
 
 
 def test_an_unknown_name_is_an_error_that_lists_the_names_that_may_be_used(registry):
     with pytest.raises(ConfigError) as e:
         check_not_required(["helo"], registry)
     message = str(e.value)
-    assert message.startswith("confirm.not_required_for: no skill called 'helo' (skills that ask first and may be "
-                              "named here: ")
+    assert message.startswith(
+        "confirm.not_required_for: no skill called 'helo' (skills that ask first and may be named here: "
+    )
     named = message.split("named here: ")[1].rstrip(").").split(", ")
     assert {"add_task", "take_note"} <= set(named)
     assert not {"delete_task", "clear_tasks", "undo_last_change"} & set(named)
@@ -57,5 +60,7 @@ def test_hark_ask_reports_it_in_one_message_without_a_traceback(tmp_path):
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and "│" not in done.stderr, done.stderr
     said = " ".join(done.stderr.split())  # the terminal may wrap a long line
-    assert ("hark: confirm.not_required_for: 'clear_tasks' deletes every task on one list, open and finished ones "
-            "alike, so it is always confirmed; remove it.") in said
+    assert (
+        "hark: confirm.not_required_for: 'clear_tasks' deletes every task on one list, open and finished ones "
+        "alike, so it is always confirmed; remove it."
+    ) in said

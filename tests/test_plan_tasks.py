@@ -7,19 +7,20 @@ Hark process would make them) or from a real `hark tasks add` subprocess.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, Optional
 
 import pytest
 
 import skills.notes
 import skills.tasks
-from conftest import run_hark
+import skills.undo
 from skills.confirm import question
 from skills.gate import ConfirmationGate
 from skills.intents import IntentMatcher
 from skills.registry import SkillContext, SkillRegistry, StateChanged
 from skills.store import TaskStore
+from tests.support.cli import run_hark
 from voice.config import Config, ConfigError, data_dir
 from voice.events import EventBus
 
@@ -29,20 +30,22 @@ NOW = datetime(2026, 11, 23, 14, 5)
 class Hark:
     """The task skills behind a real gate; `meanwhile` runs while the question is being asked."""
 
-    def __init__(self, *answers: Optional[str], not_required: frozenset[str] = frozenset()) -> None:
+    def __init__(self, *answers: str | None, not_required: frozenset[str] = frozenset()) -> None:
         self.data = data_dir()
         self.ctx = SkillContext(config=Config(), data_dir=self.data, clock=lambda: NOW)
         self.registry = SkillRegistry()
         self.registry.add_module(skills.tasks)
+        self.registry.add_module(skills.undo)
         self.registry.add_module(skills.notes)
         self.answers = list(answers)
         self.questions: list[str] = []
-        self.meanwhile: Optional[Callable[[], None]] = None
+        self.meanwhile: Callable[[], None] | None = None
         self.events = EventBus()
-        self.gate = ConfirmationGate(self.registry, self.ctx, self.events, self.ask, self.data / "audit.jsonl",
-                                     not_required=not_required)
+        self.gate = ConfirmationGate(
+            self.registry, self.ctx, self.events, self.ask, self.data / "audit.jsonl", not_required=not_required
+        )
 
-    def ask(self, q: str) -> Optional[str]:
+    def ask(self, q: str) -> str | None:
         self.questions.append(q)
         if self.meanwhile is not None:
             change, self.meanwhile = self.meanwhile, None
@@ -86,6 +89,7 @@ def hark():
 
 
 # ---- the reproduced bugs ------------------------------------------------------------------------------
+
 
 def test_undo_read_back_as_milk_does_not_undo_eggs_added_meanwhile_by_another_process(hark):
     h = hark("yes")
@@ -139,8 +143,12 @@ def test_delete_one_is_locked_to_the_task_read_back(hark, change):
     assert h.questions == [question("I'll delete 'buy milk' from your list.")]
     assert not out.ok and not out.executed
     assert out.text == "Your list changed while I was asking, so I deleted nothing."
-    expected = {"edit": ["buy oat milk", "call mom"], "complete": ["buy milk", "call mom"],
-                "delete": ["call mom"], "delete and re-add": ["call mom", "buy milk"]}[change]
+    expected = {
+        "edit": ["buy oat milk", "call mom"],
+        "complete": ["buy milk", "call mom"],
+        "delete": ["call mom"],
+        "delete and re-add": ["call mom", "buy milk"],
+    }[change]
     assert [t.text for t in h.store.list_tasks(include_done=True)] == expected
 
 
@@ -160,10 +168,13 @@ def test_delete_one_deletes_the_task_it_named_even_if_the_words_now_fit_two(hark
     assert out.data["id"] == milk.id
 
 
-@pytest.mark.parametrize("name, arguments, did", [
-    ("complete_task", {"item": "buy milk"}, "marked nothing done"),
-    ("edit_task", {"item": "buy milk", "new_text": "buy bread"}, "changed nothing"),
-])
+@pytest.mark.parametrize(
+    "name, arguments, did",
+    [
+        ("complete_task", {"item": "buy milk"}, "marked nothing done"),
+        ("edit_task", {"item": "buy milk", "new_text": "buy bread"}, "changed nothing"),
+    ],
+)
 def test_complete_and_edit_are_locked_to_the_task_read_back(hark, name, arguments, did):
     h = hark("yes")
     milk = h.store.add("buy milk", None)
@@ -187,11 +198,14 @@ def test_an_edit_keeps_the_due_time_it_read_back(hark):
     assert out.ok and out.data["due"] == "2026-11-24T09:00:00"
 
 
-@pytest.mark.parametrize("change, left", [
-    ("add", ["a", "b", "c", "eggs"]),
-    ("delete", ["b", "c"]),
-    ("complete", ["a", "b", "c"]),
-])
+@pytest.mark.parametrize(
+    "change, left",
+    [
+        ("add", ["a", "b", "c", "eggs"]),
+        ("delete", ["b", "c"]),
+        ("complete", ["a", "b", "c"]),
+    ],
+)
 def test_clear_all_is_locked_to_the_count_read_back(hark, change, left):
     h = hark("yes")
     tasks = [h.store.add(t, None) for t in ("a", "b", "c")]
@@ -215,6 +229,7 @@ def test_clear_all_is_locked_to_the_count_read_back(hark, change, left):
 
 
 # ---- bulk scope -----------------------------------------------------------------------------------------
+
 
 def test_delete_all_of_my_tasks_names_the_list_and_what_the_others_keep(hark):
     h = hark("yes")
@@ -240,14 +255,20 @@ def test_only_finished_tasks_on_the_default_list_while_others_hold_open_ones_ask
     before = h.snapshot()
     out = h.run("clear_tasks")
     assert h.questions == []  # never "I'll delete 1 finished task" while other lists hold open ones
-    assert out.text == ("Your inbox list has only 1 finished task, and you have 2 open tasks on your shopping list "
-                        "and 1 open task on your work list. Say which list to clear, like: clear my shopping list, "
-                        "or: delete every task on every list.")
+    assert out.text == (
+        "Your inbox list has only 1 finished task, and you have 2 open tasks on your shopping list "
+        "and 1 open task on your work list. Say which list to clear, like: clear my shopping list, "
+        "or: delete every task on every list."
+    )
     assert not out.executed and h.snapshot() == before
     # Naming the list is unambiguous: then its finished task is what is deleted.
     out = h.run("clear_tasks", list_name="inbox")
-    assert h.questions == [question("I'll delete the 1 finished task on your inbox list; your shopping list keeps "
-                                    "its 2 and your work list keeps its 1.")]
+    assert h.questions == [
+        question(
+            "I'll delete the 1 finished task on your inbox list; your shopping list keeps "
+            "its 2 and your work list keeps its 1."
+        )
+    ]
     assert out.ok and out.text.startswith("Deleted 1 task from your inbox list.")
 
 
@@ -259,8 +280,12 @@ def test_every_list_says_the_count_on_each_list_open_and_finished(hark):
     h.store.add("bread", "shopping")
     h.store.complete(h.store.add("milk", "shopping").id)
     out = h.run("clear_tasks", list_name="all of them")
-    assert h.questions == [question("I'll delete all 6 of your tasks on every list: 3 open tasks on your inbox list "
-                                    "and 2 open tasks and 1 finished task on your shopping list.")]
+    assert h.questions == [
+        question(
+            "I'll delete all 6 of your tasks on every list: 3 open tasks on your inbox list "
+            "and 2 open tasks and 1 finished task on your shopping list."
+        )
+    ]
     assert out.ok and out.text.startswith("Deleted 6 tasks from every list.")
     assert h.store.list_tasks(None, include_done=True) == []
 
@@ -312,21 +337,28 @@ def test_a_real_yes_changes_it(hark, name, arguments):
 
 # ---- which skills are always confirmed ------------------------------------------------------------------
 
+
 def test_deleting_and_undoing_are_always_confirmed(hark):
     h = hark()
     flags = {s.name: s.always_confirm for s in h.registry}
     assert {n for n, always in flags.items() if always} == {"delete_task", "clear_tasks", "undo_last_change"}
     for name in ("delete_task", "clear_tasks", "undo_last_change"):
-        with pytest.raises(ConfigError, match=rf"^confirm.not_required_for: '{name}' .*, so it is always "
-                                              r"confirmed; remove it\.$"):
+        with pytest.raises(
+            ConfigError,
+            match=rf"^confirm.not_required_for: '{name}' .*, so it is always "
+            r"confirmed; remove it\.$",
+        ):
             hark(not_required=frozenset({name}))
     with pytest.raises(ConfigError) as e:
         hark(not_required=frozenset({"add_tasks"}))
-    assert str(e.value) == ("confirm.not_required_for: no skill called 'add_tasks' (skills that ask first and may "
-                            "be named here: add_task, complete_task, edit_task, take_note).")
+    assert str(e.value) == (
+        "confirm.not_required_for: no skill called 'add_tasks' (skills that ask first and may "
+        "be named here: add_task, complete_task, edit_task, take_note)."
+    )
 
 
 # ---- the journal's time, for "undo" across tasks and timers ----------------------------------------------
+
 
 def test_a_version_1_database_is_upgraded_and_its_journal_still_undoes(tmp_path):
     import sqlite3
@@ -338,8 +370,10 @@ def test_a_version_1_database_is_upgraded_and_its_journal_still_undoes(tmp_path)
     raw.executescript(_MIGRATIONS[0] + "; PRAGMA user_version = 1;")
     raw.execute("INSERT INTO lists(name, created) VALUES ('inbox', '2026-11-23T14:00:00')")
     raw.execute("INSERT INTO tasks(list, text, done, created) VALUES ('inbox', 'old milk', 0, '2026-11-23T14:00:00')")
-    raw.execute("INSERT INTO journal(time, description, task_ids, before, new_lists) "
-                "VALUES ('2026-11-23T14:00:00', 'adding ''old milk'' to your list', '[1]', '[]', '[]')")
+    raw.execute(
+        "INSERT INTO journal(time, description, task_ids, before, new_lists) "
+        "VALUES ('2026-11-23T14:00:00', 'adding ''old milk'' to your list', '[1]', '[]', '[]')"
+    )
     raw.commit()
     raw.close()
     store = TaskStore(path, clock=lambda: NOW)
@@ -349,7 +383,7 @@ def test_a_version_1_database_is_upgraded_and_its_journal_still_undoes(tmp_path)
     store.add("eggs", None)
     newer = store.last_entry()
     assert newer is not None and newer.at > entry.at and newer.id > entry.id
-    with pytest.raises(StateChanged, match="^Your list changed while I was asking, so I undid nothing.$"):
+    with pytest.raises(StateChanged, match=r"^Your list changed while I was asking, so I undid nothing.$"):
         store.undo(expected_entry=entry.id)
     assert store.undo(expected_entry=newer.id) == "adding 'eggs' to your list"
     assert store.undo(expected_entry=entry.id) == "adding 'old milk' to your list"

@@ -1,4 +1,4 @@
-""""Undo that" covers the user's latest change, tasks and timers alike, names it, and is plan-locked.
+"""The spoken "undo that" covers the user's latest change, tasks and timers alike, names it, and is plan-locked.
 
 Real SQLite (tasks and timers in their own files), the real gate and skills,
 templates matched by the real intent matcher.  One shared clock drives both
@@ -8,13 +8,14 @@ stores so which change is newer is decided by the test, not by timing luck.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, Optional
 
 import pytest
 
 import skills.tasks
 import skills.timers
+import skills.undo
 from skills.confirm import question
 from skills.gate import ConfirmationGate
 from skills.intents import IntentMatcher
@@ -39,7 +40,7 @@ class Clock:
 
 
 class Hark:
-    def __init__(self, *answers: Optional[str]) -> None:
+    def __init__(self, *answers: str | None) -> None:
         self.data = data_dir()
         self.clock = Clock()
         self.ctx = SkillContext(config=Config(), data_dir=self.data, clock=lambda: NOW)
@@ -48,15 +49,16 @@ class Hark:
         self.ctx.resource("timers", lambda: TimerService(self.data / "timers.db", lambda *a: None, clock=self.clock))
         self.registry = SkillRegistry()
         self.registry.add_module(skills.tasks)
+        self.registry.add_module(skills.undo)
         self.registry.add_module(skills.timers)
         self.intents = IntentMatcher(self.registry)
         self.answers = list(answers)
         self.questions: list[str] = []
-        self.meanwhile: Optional[Callable[[], None]] = None
+        self.meanwhile: Callable[[], None] | None = None
         self.events = EventBus()
         self.gate = ConfirmationGate(self.registry, self.ctx, self.events, self.ask, self.data / "audit.jsonl")
 
-    def ask(self, q: str) -> Optional[str]:
+    def ask(self, q: str) -> str | None:
         self.questions.append(q)
         if self.meanwhile is not None:
             change, self.meanwhile = self.meanwhile, None
@@ -100,8 +102,10 @@ def hark():
         h.close()
 
 
-UNDO_TEA = re.compile(r"^You cancelled the tea timer last\. I'll undo that and restart the tea timer with "
-                      r"(4|5) minutes?.* left\.")
+UNDO_TEA = re.compile(
+    r"^You cancelled the tea timer last\. I'll undo that and restart the tea timer with "
+    r"(4|5) minutes?.* left\."
+)
 
 
 def test_undo_after_cancelling_the_tea_timer_offers_to_restart_it_not_an_older_task_change(hark):
@@ -113,7 +117,7 @@ def test_undo_after_cancelling_the_tea_timer_offers_to_restart_it_not_an_older_t
     assert cancelled.ok and h.active() == []
     out = h.say("undo that")
     assert UNDO_TEA.match(h.questions[-1]), h.questions[-1]
-    assert h.questions[-1].endswith(question("x.")[len("x."):])
+    assert h.questions[-1].endswith(question("x.")[len("x.") :])
     assert out.ok and out.text.startswith("Restarted the tea timer")
     assert h.active() == [("tea timer", "running")]
     assert [t.text for t in h.store.list_tasks(None)] == ["buy milk"]  # the older task change is untouched
@@ -145,8 +149,10 @@ def test_when_the_last_change_cannot_be_undone_undo_says_so_and_touches_nothing_
     h.clock.advance(12 * 60)  # 3 minutes left: taking the 5 added minutes off again is impossible
     out = h.say("undo that")
     assert not out.ok and not out.executed
-    assert out.text == ("The last change you made was that you added 5 minutes to the tea timer, and I can't "
-                        "undo it: the tea timer has only 2 minutes 58 seconds left.")
+    assert out.text == (
+        "The last change you made was that you added 5 minutes to the tea timer, and I can't "
+        "undo it: the tea timer has only 2 minutes 58 seconds left."
+    )
     assert len(h.questions) == 1  # only the add asked: undo had nothing it could do, so nothing to ask
     assert [t.text for t in h.store.list_tasks()] == ["buy milk"]
     assert h.active() == [("tea timer", "running")]
@@ -172,15 +178,24 @@ def test_a_timer_undo_is_locked_to_the_change_read_back(hark, who):
     out = h.say("undo that")
     assert UNDO_TEA.match(h.questions[-1])
     assert not out.ok and not out.executed
-    assert out.text in ("Your list changed while I was asking, so I undid nothing.",
-                        "Your timers changed while I was asking, so I undid nothing.")
+    assert out.text in (
+        "Your list changed while I was asking, so I undid nothing.",
+        "Your timers changed while I was asking, so I undid nothing.",
+    )
     assert ("tea timer", "running") not in h.active()  # the tea timer stays cancelled
 
 
-@pytest.mark.parametrize("answers", [["no"], ["hmm, maybe", "I don't know"], [None, None],
-                                     ["Remind me to confirm the dentist appointment", "Okay, that's not what I asked"],
-                                     ["<echo>", "<echo>"]],
-                         ids=["no", "unclear", "silence", "yes-word in a sentence", "own question"])
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ["no"],
+        ["hmm, maybe", "I don't know"],
+        [None, None],
+        ["Remind me to confirm the dentist appointment", "Okay, that's not what I asked"],
+        ["<echo>", "<echo>"],
+    ],
+    ids=["no", "unclear", "silence", "yes-word in a sentence", "own question"],
+)
 def test_a_timer_undo_needs_a_real_yes(hark, answers):
     h = hark()
     assert h.say("set a tea timer for 5 minutes").ok

@@ -10,7 +10,9 @@ import re
 import stat
 from pathlib import Path
 
-from tests.conftest import ROOT, hark_env, run_hark, speech_file
+from tests.support.cli import hark_env, run_hark
+from tests.support.paths import ROOT
+from tests.support.speech import speech_file
 from tests.test_terminal import PROMPT, TerminalSession, open_tasks
 
 
@@ -41,8 +43,16 @@ def test_everything_hark_writes_is_private(_data_dir, tmp_path):
     # A note, and a turn from a file with debug recording on (a kept WAV), confirmed by a spoken yes.
     config = tmp_path / "c.yaml"
     config.write_text("debug:\n  record_audio: true\nlogging:\n  level: DEBUG\n")
-    noted = run_hark("ask", "--quiet", "note that the printer needs toner", "--answers",
-                     str(speech_file("speechcommands_yes.wav")), "--config", str(config), env=env)
+    noted = run_hark(
+        "ask",
+        "--quiet",
+        "note that the printer needs toner",
+        "--answers",
+        str(speech_file("speechcommands_yes.wav")),
+        "--config",
+        str(config),
+        env=env,
+    )
     assert noted.returncode == 0, noted.stderr
 
     written = {p.relative_to(_data_dir).as_posix(): mode(p) for p in _data_dir.rglob("*")}
@@ -78,7 +88,6 @@ def test_doctor_reports_a_folder_others_can_read(_data_dir):
     check = {c["name"]: c for c in map(json.loads, r.stdout.splitlines())}["data directory"]
     assert not check["ok"] and check["warning"] and "other users can read it" in check["detail"]
     assert check["fix"] == f"chmod 700 {_data_dir}"
-
 
 
 def test_the_threat_model_names_only_tests_that_exist():

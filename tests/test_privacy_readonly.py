@@ -13,12 +13,13 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from tests.conftest import hark_env, run_hark, speech_file
+from tests.support.cli import hark_env, run_hark
+from tests.support.speech import speech_file
 from tests.test_terminal import open_tasks, seed
 
 ROOT_USER = os.geteuid() == 0
@@ -72,9 +73,18 @@ def digest(path: Path) -> str:
 def prepared(folder: Path) -> dict[str, str]:
     """Tasks and an audit record, as a user would have them; returns the environment for `hark`."""
     seed(folder, "buy milk", "call mom")
-    (folder / "audit.jsonl").write_text(json.dumps({
-        "time": "2026-11-30T10:00:00+00:00", "skill": "add_task", "arguments": {"item": "buy milk"},
-        "transcript": "add buy milk to my list", "confirmation": "spoken yes: 'yes'"}) + "\n")
+    (folder / "audit.jsonl").write_text(
+        json.dumps(
+            {
+                "time": "2026-11-30T10:00:00+00:00",
+                "skill": "add_task",
+                "arguments": {"item": "buy milk"},
+                "transcript": "add buy milk to my list",
+                "confirmation": "spoken yes: 'yes'",
+            }
+        )
+        + "\n"
+    )
     return hark_env(HARK_DATA_DIR=str(folder), OLLAMA_HOST="http://127.0.0.1:9", COLUMNS="200")
 
 

@@ -12,10 +12,10 @@ import typer
 from typer.testing import CliRunner
 
 import skills.tasks
-from skills.cli import history, tasks_app
 from skills.gate import ConfirmationGate
 from skills.registry import SkillContext, SkillRegistry
 from skills.store import TaskStore
+from voice.cli_tasks import history, tasks_app
 from voice.config import Config, data_dir
 from voice.events import EventBus
 
@@ -48,7 +48,10 @@ def test_add_list_done_delete_undo():
 
     tasks = tasks_json()
     assert [(t["id"], t["text"], t["list"], t["done"]) for t in tasks] == [
-        (1, "buy oat milk", "shopping", False), (2, "call mom", "inbox", False), (3, "pay rent", "inbox", False)]
+        (1, "buy oat milk", "shopping", False),
+        (2, "call mom", "inbox", False),
+        (3, "pay rent", "inbox", False),
+    ]
     tomorrow_9 = (datetime.now() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     assert [t["due"] for t in tasks] == [None, "2026-11-24T17:00:00", tomorrow_9.isoformat()]
     assert [t["text"] for t in tasks_json("--list", "shopping")] == ["buy oat milk"]
@@ -151,7 +154,9 @@ def test_history_shows_the_audit_log():
     assert result.exit_code == 0
     records = json.loads(result.stdout)
     assert [(r["skill"], r["transcript"]) for r in records] == [
-        ("add_task", "add buy oat milk to my list"), ("clear_tasks", "delete all my tasks")]
+        ("add_task", "add buy oat milk to my list"),
+        ("clear_tasks", "delete all my tasks"),
+    ]
     assert records[0]["arguments"]["item"] == "buy oat milk"
     assert records[0]["confirmation"] == "spoken yes: 'yes, go ahead'"
     assert "skipped 1 unreadable line" in result.stderr
@@ -168,38 +173,68 @@ def test_the_hark_command_mounts_tasks_and_history(tmp_path):
     env = {"HARK_DATA_DIR": str(tmp_path / "cli-data"), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "voice.cli", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "voice.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
 
     added = run("tasks", "add", "water the plants", "--list", "garden")
     assert added.returncode == 0, added.stderr
     listed = run("tasks", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [(t["text"], t["list"], t["done"], t["due"]) for t in json.loads(listed.stdout)] == [
-        ("water the plants", "garden", False, None)]
+        ("water the plants", "garden", False, None)
+    ]
     assert (tmp_path / "cli-data" / "hark.db").exists()
     failed = run("tasks", "done", "7")
     assert failed.returncode == 1 and "There is no task number 7." in failed.stderr
-    assert run("history", "--json").stdout.strip() == "[]"
+    # Changes typed at the keyboard are in the history too (the failed one as not done).
+    history = json.loads(run("history", "--json").stdout)
+    assert [(r["skill"], r["ok"], r["chosen_by"]) for r in history] == [
+        ("add_task", True, "keyboard"),
+        ("complete_task", False, "keyboard"),
+    ]
 
 
 def test_history_merges_intent_and_outcome_lines():
     """The gate writes an intent line before an action and an outcome line after: one row per action."""
-    base = {"time": "2026-11-30T10:00:00+00:00", "arguments": {}, "confirmation": "spoken yes: 'yes'",
-            "chosen_by": "template"}
+    base = {
+        "time": "2026-11-30T10:00:00+00:00",
+        "arguments": {},
+        "confirmation": "spoken yes: 'yes'",
+        "chosen_by": "template",
+    }
     lines = [
         {**base, "skill": "clear_tasks", "transcript": "delete all my tasks", "phase": "intent", "id": "a"},
         {**base, "skill": "undo_last_change", "transcript": "undo that", "phase": "intent", "id": "b"},
-        {**base, "skill": "clear_tasks", "transcript": "delete all my tasks", "phase": "outcome", "id": "a",
-         "ok": True, "executed": True, "text": "Deleted 3 tasks."},
+        {
+            **base,
+            "skill": "clear_tasks",
+            "transcript": "delete all my tasks",
+            "phase": "outcome",
+            "id": "a",
+            "ok": True,
+            "executed": True,
+            "text": "Deleted 3 tasks.",
+        },
         {**base, "skill": "delete_task", "transcript": "delete milk", "phase": "intent", "id": "c"},
-        {**base, "skill": "delete_task", "transcript": "delete milk", "phase": "outcome", "id": "c",
-         "ok": False, "executed": False, "text": "Your list changed while I was asking, so I deleted nothing."},
+        {
+            **base,
+            "skill": "delete_task",
+            "transcript": "delete milk",
+            "phase": "outcome",
+            "id": "c",
+            "ok": False,
+            "executed": False,
+            "text": "Your list changed while I was asking, so I deleted nothing.",
+        },
     ]
     (data_dir() / "audit.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     records = json.loads(hark("history", "--json").stdout)
     assert [(r["skill"], r["phase"], r.get("ok")) for r in records] == [
-        ("clear_tasks", "outcome", True), ("undo_last_change", "intent", None), ("delete_task", "outcome", False)]
+        ("clear_tasks", "outcome", True),
+        ("undo_last_change", "intent", None),
+        ("delete_task", "outcome", False),
+    ]
     table = hark("history")
     assert table.exit_code == 0, table.output
     assert "done" in table.stdout and "no outcome recorded" in table.stdout

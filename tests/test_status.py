@@ -14,8 +14,21 @@ import skills.status as status
 from skills.gate import ConfirmationGate
 from skills.registry import SkillContext, SkillRegistry
 from skills.status import (
-    Battery, CheckResult, DiskUse, GitStatus, SystemSnapshot, check_sentence, coarse_duration, collect_check,
-    collect_git, git_sentence, parse_git_status, system_sentence, tasks_sentence, time_sentence, timers_sentence,
+    Battery,
+    CheckResult,
+    DiskUse,
+    GitStatus,
+    SystemSnapshot,
+    check_sentence,
+    coarse_duration,
+    collect_check,
+    collect_git,
+    git_sentence,
+    parse_git_status,
+    system_sentence,
+    tasks_sentence,
+    time_sentence,
+    timers_sentence,
 )
 from voice.config import Config, SkillsConfig
 from voice.events import EventBus
@@ -25,12 +38,19 @@ from voice.events import EventBus
 
 def test_time_sentence():
     assert time_sentence(datetime(2026, 3, 3, 14, 5)) == "It's 2:05 PM on Tuesday, March 3."
-    assert time_sentence(datetime(2026, 3, 3, 0, 0)) == "It's 12 AM on Tuesday, March 3."
+    # One clock formatter for every skill (skills/phrasing.py): midnight and noon by name, as people say them.
+    assert time_sentence(datetime(2026, 3, 3, 0, 0)) == "It's midnight on Tuesday, March 3."
+    assert time_sentence(datetime(2026, 3, 3, 12, 0)) == "It's noon on Tuesday, March 3."
 
 
 def test_system_sentence_short_and_detailed():
-    s = SystemSnapshot(cpu_percent=12.4, memory_percent=40.2, disks=(DiskUse("Disk", 82.0),), uptime_s=3 * 86400 + 7200,
-                       battery=Battery(75, True))
+    s = SystemSnapshot(
+        cpu_percent=12.4,
+        memory_percent=40.2,
+        disks=(DiskUse("Disk", 82.0),),
+        uptime_s=3 * 86400 + 7200,
+        battery=Battery(75, True),
+    )
     assert system_sentence(s) == "Disk is 82 percent full; memory 40 percent used."
     assert system_sentence(s, detailed=True) == (
         "Disk is 82 percent full; memory 40 percent used; CPU load 12 percent; battery 75 percent, charging; "
@@ -39,8 +59,13 @@ def test_system_sentence_short_and_detailed():
 
 
 def test_system_sentence_warns_when_it_matters():
-    s = SystemSnapshot(cpu_percent=95, memory_percent=93, disks=(DiskUse("Disk", 97), DiskUse("Home", 50)),
-                       uptime_s=None, battery=Battery(12, False))
+    s = SystemSnapshot(
+        cpu_percent=95,
+        memory_percent=93,
+        disks=(DiskUse("Disk", 97), DiskUse("Home", 50)),
+        uptime_s=None,
+        battery=Battery(12, False),
+    )
     assert system_sentence(s) == (
         "Disk is 97 percent full, which is nearly full; home 50 percent; memory 93 percent used, which is high; "
         "CPU load 95 percent; battery 12 percent, on battery and low."
@@ -83,19 +108,34 @@ def test_parse_git_status_and_sentence():
 
 
 def test_check_sentence():
-    assert check_sentence(CheckResult("backup", "last snapshot 2 hours ago"), 60) == "backup: last snapshot 2 hours ago."
+    assert (
+        check_sentence(CheckResult("backup", "last snapshot 2 hours ago"), 60) == "backup: last snapshot 2 hours ago."
+    )
     assert check_sentence(CheckResult("backup", "", 0), 60) == "backup printed nothing."
     assert check_sentence(CheckResult("vpn", "not connected", 3), 60) == "vpn failed with exit code 3: not connected."
-    assert check_sentence(CheckResult("slow", exit_code=None, timed_out=True), 2.5) == "slow did not answer within 2.5 seconds."
+    assert (
+        check_sentence(CheckResult("slow", exit_code=None, timed_out=True), 2.5)
+        == "slow did not answer within 2.5 seconds."
+    )
 
 
 # ---- real collectors -------------------------------------------------------------------------
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(repo.parent), "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+            "HOME": str(repo.parent),
+            "PATH": "/usr/bin:/bin",
+        },
+    )
 
 
 def make_repo(tmp_path: Path) -> Path:
@@ -105,8 +145,8 @@ def make_repo(tmp_path: Path) -> Path:
     (repo / "a.txt").write_text("one\n")
     _git(repo, "add", "a.txt")
     _git(repo, "commit", "-q", "-m", "first")
-    (repo / "a.txt").write_text("two\n")      # one modified file
-    (repo / "b.txt").write_text("new\n")      # one untracked file
+    (repo / "a.txt").write_text("two\n")  # one modified file
+    (repo / "b.txt").write_text("new\n")  # one untracked file
     return repo
 
 
@@ -120,7 +160,7 @@ def test_git_never_runs_the_repositorys_fsmonitor_or_hooks(tmp_path):
     repo = make_repo(tmp_path)
     marker = tmp_path / "ran"
     script = tmp_path / "evil.sh"
-    script.write_text(f"#!/bin/sh\necho \"$0 $*\" >> {marker}\n")
+    script.write_text(f'#!/bin/sh\necho "$0 $*" >> {marker}\n')
     script.chmod(0o755)
     _git(repo, "config", "core.fsmonitor", str(script))
     hooks = repo / ".git" / "hooks"
@@ -149,7 +189,9 @@ def test_collect_git_never_crashes_on_bad_paths(tmp_path):
 
 def test_collect_check_runs_real_commands(tmp_path):
     assert collect_check("greeting", "echo hello there", 10).summary == "hello there"
-    failed = collect_check("fails", f"{sys.executable} -c \"import sys; sys.stderr.write('no route\\n'); sys.exit(4)\"", 10)
+    failed = collect_check(
+        "fails", f"{sys.executable} -c \"import sys; sys.stderr.write('no route\\n'); sys.exit(4)\"", 10
+    )
     assert (failed.exit_code, failed.summary) == (4, "no route")
     slow = collect_check("slow", "sleep 10", 0.3)
     assert slow.timed_out and check_sentence(slow, 0.3) == "slow did not answer within 0.3 seconds."
@@ -175,11 +217,13 @@ def test_status_report_end_to_end_on_this_machine(tmp_path):
     repo = make_repo(tmp_path)
     plain = tmp_path / "not-a-repo"
     plain.mkdir()
-    config = Config(skills=SkillsConfig(
-        git_repos=[repo, plain],
-        status_commands={"greeting": "echo all systems go", "ghost": "no-such-program-hark-test"},
-        command_timeout_s=10,
-    ))
+    config = Config(
+        skills=SkillsConfig(
+            git_repos=[repo, plain],
+            status_commands={"greeting": "echo all systems go", "ghost": "no-such-program-hark-test"},
+            command_timeout_s=10,
+        )
+    )
     now = datetime.now().replace(microsecond=0)
     ctx = SkillContext(config=config, data_dir=tmp_path / "data")
     try:
@@ -214,7 +258,9 @@ def test_system_status_reports_the_real_machine(tmp_path):
     gate, _ = _gate(ctx)
     out = gate.execute("system_status", {})
     assert out.ok
-    assert re.fullmatch(r"Disk is \d+ percent full.*; memory \d+ percent used.*; CPU load \d+ percent.*up for .+\.", out.text)
+    assert re.fullmatch(
+        r"Disk is \d+ percent full.*; memory \d+ percent used.*; CPU load \d+ percent.*up for .+\.", out.text
+    )
     assert 0 < out.data["memory_percent"] < 100
 
 
@@ -243,14 +289,17 @@ def test_a_broken_part_does_not_sink_the_report(tmp_path):
         ctx.close()
 
 
-@pytest.mark.parametrize("utterance, skill", [
-    ("status report", "status_report"),
-    ("give me a status update", "status_report"),
-    ("how's my computer doing", "status_report"),
-    ("how's my system", "status_report"),
-    ("system status", "system_status"),
-    ("git status", "git_status"),
-])
+@pytest.mark.parametrize(
+    "utterance, skill",
+    [
+        ("status report", "status_report"),
+        ("give me a status update", "status_report"),
+        ("how's my computer doing", "status_report"),
+        ("how's my system", "status_report"),
+        ("system status", "system_status"),
+        ("git status", "git_status"),
+    ],
+)
 def test_sentences_match(utterance, skill):
     from skills.intents import IntentMatcher
 

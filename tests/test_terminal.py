@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from skills.store import TaskStore
-from tests.conftest import HARK, ROOT, hark_env, run_hark
-from tests.ollama_server import FakeOllama, Reply
+from tests.support.cli import HARK, hark_env, run_hark
+from tests.support.ollama_server import FakeOllama, Reply
+from tests.support.paths import ROOT
 from voice.events import Event
 
 MODEL = "qwen3:1.7b"
@@ -34,14 +35,16 @@ class TerminalSession:
 
     def __init__(self, *args: str, env: dict[str, str]) -> None:
         self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen([*HARK, *args], cwd=ROOT, env=env, stdin=slave,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [*HARK, *args], cwd=ROOT, env=env, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         os.close(slave)
         self.out: list[bytes] = []
         self.err: list[bytes] = []
         for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
-            threading.Thread(target=lambda s=stream, k=sink: k.extend(iter(lambda: s.read1(4096), b"")),
-                             daemon=True).start()
+            threading.Thread(
+                target=lambda s=stream, k=sink: k.extend(iter(lambda: s.read1(4096), b"")), daemon=True
+            ).start()
         # Drain the terminal's echo of what is typed, so it can never fill up.
         threading.Thread(target=self._drain, daemon=True).start()
 
@@ -108,6 +111,7 @@ def env(_data_dir):
 
 # ------------------------------------------------------------ user text is shown, never obeyed
 
+
 def test_tasks_list_and_history_show_markup_and_escapes_literally(env, _data_dir):
     for text in (MARKUP, LINK, ESCAPE):
         r = run_hark("tasks", "add", text, env=env)
@@ -126,8 +130,18 @@ def test_tasks_list_and_history_show_markup_and_escapes_literally(env, _data_dir
     assert MARKUP in exported.stdout and "\x1b" not in exported.stdout
 
     with (_data_dir / "audit.jsonl").open("a") as f:
-        f.write(json.dumps({"time": "2026-11-30T10:00:00+00:00", "skill": "add_task", "arguments": {"item": LINK},
-                            "transcript": ESCAPE + " " + MARKUP, "confirmation": "spoken yes: '[bold]yes'"}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "time": "2026-11-30T10:00:00+00:00",
+                    "skill": "add_task",
+                    "arguments": {"item": LINK},
+                    "transcript": ESCAPE + " " + MARKUP,
+                    "confirmation": "spoken yes: '[bold]yes'",
+                }
+            )
+            + "\n"
+        )
     history = run_hark("history", env=env)
     assert history.returncode == 0, history.stderr
     assert "[link=https://evil.example]" in history.stdout and "[/b] tag" in history.stdout
@@ -171,16 +185,20 @@ def test_reply_goes_to_stdout_with_no_loop_chatter(env):
 
 # ------------------------------------------------------------ answers from the keyboard
 
-@pytest.mark.parametrize("typed, confirms", [
-    (["yes"], True),
-    (["Yeah, do it."], True),
-    (["no"], False),
-    (["sure thing, I guess not"], False),
-    (["Okay, that's not what I asked"], False),
-    (["I'm sure you misheard me", "no"], False),   # unclear: asked once more, then no
-    (["Turn right at the light", "yes"], True),     # unclear, then a real yes
-    ([""], False),                                  # an empty line is silence
-])
+
+@pytest.mark.parametrize(
+    "typed, confirms",
+    [
+        (["yes"], True),
+        (["Yeah, do it."], True),
+        (["no"], False),
+        (["sure thing, I guess not"], False),
+        (["Okay, that's not what I asked"], False),
+        (["I'm sure you misheard me", "no"], False),  # unclear: asked once more, then no
+        (["Turn right at the light", "yes"], True),  # unclear, then a real yes
+        ([""], False),  # an empty line is silence
+    ],
+)
 def test_ask_on_a_terminal_takes_a_typed_answer(env, _data_dir, typed, confirms):
     seed(_data_dir, "buy milk", "call mom", "fix the bike")
     session = TerminalSession("ask", "--quiet", "delete all my tasks", env=env)
@@ -218,10 +236,17 @@ def test_with_no_terminal_only_answer_files_answer(env, _data_dir):
     assert piped.returncode == 3, piped.stderr  # a piped "yes" is not the user's answer
     assert PROMPT not in piped.stderr
     assert open_tasks(_data_dir) == ["buy milk", "call mom"]
-    from tests.conftest import speech_file
+    from tests.support.speech import speech_file
 
-    spoken = run_hark("ask", "--quiet", "delete all my tasks", "--answers", str(speech_file("speechcommands_yes.wav")),
-                      env=env, input="no\n")
+    spoken = run_hark(
+        "ask",
+        "--quiet",
+        "delete all my tasks",
+        "--answers",
+        str(speech_file("speechcommands_yes.wav")),
+        env=env,
+        input="no\n",
+    )
     assert spoken.returncode == 0, spoken.stderr
     assert open_tasks(_data_dir) == []
 
@@ -241,20 +266,33 @@ def test_exit_codes_are_documented():
 
 # ------------------------------------------------------------ --quiet loads no voice
 
+
 def _imported(stderr: str) -> set[str]:
     """Module names from `python -X importtime` output."""
     return {line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
 
 
 def test_quiet_ask_never_imports_the_speech_synthesizer(env, tmp_path):
-    quiet = subprocess.run([HARK[0], "-X", "importtime", *HARK[1:], "ask", "--quiet", "what time is it"],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    quiet = subprocess.run(
+        [HARK[0], "-X", "importtime", *HARK[1:], "ask", "--quiet", "what time is it"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     modules = _imported(quiet.stderr)
     assert {"voice.assistant", "skills.gate"} <= modules  # the check sees the imports
     assert not {m for m in modules if m.split(".")[0] in ("piper", "onnxruntime")}
     # The same check does see Piper when the reply is spoken (into a file here).
-    spoken = subprocess.run([HARK[0], "-X", "importtime", *HARK[1:], "ask", "--output", str(tmp_path / "r.wav"),
-                             "what time is it"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    spoken = subprocess.run(
+        [HARK[0], "-X", "importtime", *HARK[1:], "ask", "--output", str(tmp_path / "r.wav"), "what time is it"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert spoken.returncode == 0, spoken.stderr[-2000:]
     assert "piper" in {m.split(".")[0] for m in _imported(spoken.stderr)}

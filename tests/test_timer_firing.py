@@ -11,9 +11,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Optional
 
 import skills.timers as timers
 from skills.registry import SkillContext, SkillRegistry
@@ -47,7 +47,7 @@ class Speaker:
     def __init__(self) -> None:
         self.queued: list[tuple[str, Callable[[], None]]] = []
 
-    def __call__(self, text: str, on_played: Optional[Callable[[], None]] = None) -> None:
+    def __call__(self, text: str, on_played: Callable[[], None] | None = None) -> None:
         self.queued.append((text, on_played or (lambda: None)))
 
     @property
@@ -142,8 +142,13 @@ time.sleep(30)  # killed while the announcement waits to be spoken
 
 def test_a_crash_between_claim_and_speech_loses_nothing(tmp_path):
     path = tmp_path / "timers.db"
-    child = subprocess.Popen([sys.executable, "-c", _CLAIM_AND_DIE, str(path)], stdout=subprocess.PIPE, text=True,
-                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CLAIM_AND_DIE, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         assert child.stdout is not None
         assert child.stdout.readline().startswith("claimed Your bread timer is done.")
@@ -181,8 +186,10 @@ def test_an_expired_lease_is_taken_over(tmp_path):
     t = writer.add_timer(timedelta(seconds=1), "soup")
     writer.close()
     db = sqlite3.connect(path)
-    db.execute("UPDATE timers SET state = 'claimed', claimed_by = 'elsewhere:1:x', claim_until = ? WHERE id = ?",
-               (now[0] + CLAIM_LEASE_S, t.id))
+    db.execute(
+        "UPDATE timers SET state = 'claimed', claimed_by = 'elsewhere:1:x', claim_until = ? WHERE id = ?",
+        (now[0] + CLAIM_LEASE_S, t.id),
+    )
     db.commit()
     db.close()
     early = Speaker()
@@ -226,8 +233,11 @@ def test_a_database_from_before_claims_is_upgraded(tmp_path):
         );
         CREATE INDEX timers_due ON timers(state, due_at);
     """)
-    db.execute("INSERT INTO timers(kind, name, duration_s, due_at, state, created_at) VALUES "
-               "('timer', 'old', 1, ?, 'running', ?)", (time.time() - 5, time.time() - 6))
+    db.execute(
+        "INSERT INTO timers(kind, name, duration_s, due_at, state, created_at) VALUES "
+        "('timer', 'old', 1, ?, 'running', ?)",
+        (time.time() - 5, time.time() - 6),
+    )
     db.commit()
     db.close()
     speaker = Speaker()

@@ -6,15 +6,16 @@ while asking" is another TimerService on the same file changing things inside th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable, Optional
 
 import pytest
 
 import skills.timers as timers
 from skills.gate import ConfirmationGate
 from skills.registry import Plan, SkillContext, SkillRegistry
-from skills.timer_service import REMINDER, TIMER, TimerService
+from skills.timer_service import TimerService
+from skills.timer_store import REMINDER, TIMER
 from skills.timers import service_for
 from voice.config import Config
 from voice.events import EventBus
@@ -30,8 +31,9 @@ def ctx(tmp_path):
 class Gate:
     """The real gate over the timer skills. `during` runs while Hark is asking, before the answer."""
 
-    def __init__(self, ctx: SkillContext, answers: list[Optional[str]] = (),
-                 during: Optional[Callable[[], None]] = None) -> None:
+    def __init__(
+        self, ctx: SkillContext, answers: list[str | None] = (), during: Callable[[], None] | None = None
+    ) -> None:
         registry = SkillRegistry()
         registry.add_module(timers)
         self.answers = list(answers)
@@ -39,7 +41,7 @@ class Gate:
         self.questions: list[str] = []
         self.gate = ConfirmationGate(registry, ctx, EventBus(), self._ask, ctx.data_dir / "audit.jsonl")
 
-    def _ask(self, question: str) -> Optional[str]:
+    def _ask(self, question: str) -> str | None:
         self.questions.append(question)
         if self.during is not None:
             self.during()
@@ -74,8 +76,11 @@ def setup_three(ctx: SkillContext) -> None:
 
 CHANGES = [
     ("cancel_timer", {"name": "pizza"}, "I'll cancel your pizza timer, which has 10 minutes left."),
-    ("shorten_timer", {"name": "pizza", "duration": "2 minutes"},
-     "I'll take 2 minutes off your pizza timer, leaving 8 minutes."),
+    (
+        "shorten_timer",
+        {"name": "pizza", "duration": "2 minutes"},
+        "I'll take 2 minutes off your pizza timer, leaving 8 minutes.",
+    ),
     ("pause_timer", {"name": "pizza"}, "I'll pause your pizza timer with 10 minutes left."),
     ("cancel_reminder", {"what": "call mom"}, "I'll delete your reminder to call mom, due in 40 minutes."),
     ("cancel_all_timers", {}, "I'll cancel all 2 timers: tea timer and pizza timer."),
@@ -85,8 +90,9 @@ REFUSALS = [
     pytest.param(["no"], id="no"),
     pytest.param([None], id="silence"),
     pytest.param(["hmm", "what was that"], id="unclear-twice"),
-    pytest.param(["Remind me to confirm the dentist appointment", "Okay, that's not what I asked"],
-                 id="contains-a-yes-word"),
+    pytest.param(
+        ["Remind me to confirm the dentist appointment", "Okay, that's not what I asked"], id="contains-a-yes-word"
+    ),
     pytest.param(["Turn right at the light", "I'm sure you misheard me"], id="sentences"),
     pytest.param(["ECHO", "ECHO"], id="own-question"),
 ]
@@ -171,20 +177,28 @@ def test_cancel_all_reminders_while_another_process_cancels_one(ctx):
 
 def _replace(ctx: SkillContext, name: str) -> Callable[[], None]:
     """While asking: the named timer is cancelled elsewhere and a new one of the same name started."""
+
     def run() -> None:
         other = other_process(ctx)
         other.cancel(next(t.id for t in other.active(TIMER) if t.name == name))
         other.add_timer(timedelta(minutes=30), name)
         other.close()
+
     return run
 
 
-@pytest.mark.parametrize("name, arguments, message", [
-    ("cancel_timer", {"name": "pizza"}, "Your timers changed while I was asking, so I cancelled nothing."),
-    ("pause_timer", {"name": "pizza"}, "Your timers changed while I was asking, so I changed nothing."),
-    ("shorten_timer", {"name": "pizza", "duration": "2 minutes"},
-     "Your timers changed while I was asking, so I changed nothing."),
-])
+@pytest.mark.parametrize(
+    "name, arguments, message",
+    [
+        ("cancel_timer", {"name": "pizza"}, "Your timers changed while I was asking, so I cancelled nothing."),
+        ("pause_timer", {"name": "pizza"}, "Your timers changed while I was asking, so I changed nothing."),
+        (
+            "shorten_timer",
+            {"name": "pizza", "duration": "2 minutes"},
+            "Your timers changed while I was asking, so I changed nothing.",
+        ),
+    ],
+)
 def test_the_confirmed_timer_replaced_while_asking_is_left_alone(ctx, name, arguments, message):
     setup_three(ctx)
     out = Gate(ctx, ["yes"], during=_replace(ctx, "pizza")).model(name, **arguments)
@@ -253,11 +267,12 @@ class Ears:
 
         audio = np.concatenate(list(self.synth.synthesize(text)))
         pad = np.zeros(int(0.3 * self.synth.sample_rate), np.float32)
-        return self.transcriber.transcribe(resample(np.concatenate([pad, audio, pad]), self.synth.sample_rate,
-                                                    16000)).text
+        return self.transcriber.transcribe(
+            resample(np.concatenate([pad, audio, pad]), self.synth.sample_rate, 16000)
+        ).text
 
     def recording(self, name: str) -> str:
-        from conftest import speech_file
+        from tests.support.speech import speech_file
         from voice.audio import read_audio
 
         return self.transcriber.transcribe(read_audio(speech_file(name))).text
@@ -268,8 +283,16 @@ def test_spoken_answers_to_a_model_chosen_cancel(ctx, synth, transcriber):
     setup_three(ctx)
     before = snapshot(ctx)
     question = "I'll cancel all 2 timers: tea timer and pizza timer. Should I do that?"
-    refusals = [ears.said(s) for s in ("Turn right at the light.", "I'm sure you misheard me.",
-                                       "Okay, that's not what I asked.", "No.", question)]
+    refusals = [
+        ears.said(s)
+        for s in (
+            "Turn right at the light.",
+            "I'm sure you misheard me.",
+            "Okay, that's not what I asked.",
+            "No.",
+            question,
+        )
+    ]
     for answer in refusals:
         gate = Gate(ctx, [answer, answer])
         out = gate.model("cancel_all_timers")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 
@@ -14,8 +14,10 @@ import skills.commands as commands
 import skills.timers as timers
 from skills.gate import ConfirmationGate
 from skills.registry import SkillContext, SkillError, SkillRegistry
-from skills.timer_service import REMINDER, TIMER, Timer, TimerService, announcement, away_announcement, rounded_left
-from skills.timers import find_reminder, find_timer, on_start, resolve_reminder_time, service_for
+from skills.timer_service import TimerService, announcement, away_announcement
+from skills.timer_store import REMINDER, TIMER, Timer, rounded_left
+from skills.timer_words import find_reminder, find_timer, resolve_reminder_time
+from skills.timers import on_start, service_for
 from voice.config import Config
 from voice.events import EventBus
 
@@ -50,14 +52,14 @@ def open_service(path: Path, heard: list[str]) -> TimerService:
 class Gate:
     """The real confirmation gate over the timer skills, with scripted spoken answers."""
 
-    def __init__(self, ctx: SkillContext, answers: list[Optional[str]] = ()) -> None:
+    def __init__(self, ctx: SkillContext, answers: list[str | None] = ()) -> None:
         self.registry = SkillRegistry()
         self.registry.add_module(timers)
         self.answers = list(answers)
         self.questions: list[str] = []
         self.gate = ConfirmationGate(self.registry, ctx, EventBus(), self._ask, ctx.data_dir / "audit.jsonl")
 
-    def _ask(self, question: str) -> Optional[str]:
+    def _ask(self, question: str) -> str | None:
         self.questions.append(question)
         return self.answers.pop(0) if self.answers else None
 
@@ -134,7 +136,7 @@ def test_adjusting_moves_the_due_time(tmp_path, heard):
         assert heard == ["Your shorter timer is done.", "Your longer timer is done."]
         assert time.monotonic() - started >= 0.85
         keep = service.add_timer(timedelta(minutes=5), "keep")
-        with pytest.raises(SkillError, match="only has|has only"):
+        with pytest.raises(SkillError, match=r"only has|has only"):
             service.adjust(keep.id, -timedelta(minutes=6))
         assert 290 < service.get(keep.id).seconds_left(time.time()) <= 300  # unchanged
     finally:
@@ -288,9 +290,15 @@ def test_start_timer_and_time_left(ctx):
     out = gate("start_timer", duration="5 and a half minutes")
     assert out.text == "Timer set for 5 minutes 30 seconds."
     both = gate("time_left").text
-    assert both == "You have 2 timers: timer for 5 minutes 30 seconds, 5 minutes 30 seconds left; pizza timer, 10 minutes left."
+    assert (
+        both
+        == "You have 2 timers: timer for 5 minutes 30 seconds, 5 minutes 30 seconds left; pizza timer, 10 minutes left."
+    )
     assert gate("time_left", name="pizza").text == "Your pizza timer has 10 minutes left."
-    assert gate("start_timer", duration="an hour and a half", name="roast").text == "Roast timer set for 1 hour and 30 minutes."
+    assert (
+        gate("start_timer", duration="an hour and a half", name="roast").text
+        == "Roast timer set for 1 hour and 30 minutes."
+    )
 
 
 def test_unparseable_duration_says_what_it_heard(ctx):
@@ -304,7 +312,10 @@ def test_adjust_pause_resume_cancel_skills(ctx):
     gate = Gate(ctx)
     gate("start_timer", duration="10 minutes", name="pizza")
     assert gate("adjust_timer", duration="5 minutes").text == "Added 5 minutes to your pizza timer; 15 minutes left."
-    assert gate("shorten_timer", duration="2 minutes", name="pizza").text == "Took 2 minutes off your pizza timer; 13 minutes left."
+    assert (
+        gate("shorten_timer", duration="2 minutes", name="pizza").text
+        == "Took 2 minutes off your pizza timer; 13 minutes left."
+    )
     assert gate("shorten_timer", duration="3 minutes").text == "Took 3 minutes off your pizza timer; 10 minutes left."
     assert not gate("adjust_timer", duration="3 minutes", add=False).ok  # only shorten_timer takes time off
     too_much = gate("shorten_timer", duration="an hour")
@@ -370,12 +381,15 @@ def active_rows(ctx: SkillContext) -> list[tuple]:
     return [(t.id, t.kind, t.name, t.text, t.due_at, t.state) for t in service_for(ctx).active()]
 
 
-@pytest.mark.parametrize("name, arguments, error", [
-    ("cancel_all_timers", {}, "You have no timers, so there is nothing to cancel."),
-    ("cancel_all_reminders", {}, "You have no reminders, so there is nothing to cancel."),
-    ("cancel_reminder", {"what": "call mom"}, "You have no reminders, so there is nothing to cancel."),
-    ("cancel_reminder", {}, "You have no reminders, so there is nothing to cancel."),
-])
+@pytest.mark.parametrize(
+    "name, arguments, error",
+    [
+        ("cancel_all_timers", {}, "You have no timers, so there is nothing to cancel."),
+        ("cancel_all_reminders", {}, "You have no reminders, so there is nothing to cancel."),
+        ("cancel_reminder", {"what": "call mom"}, "You have no reminders, so there is nothing to cancel."),
+        ("cancel_reminder", {}, "You have no reminders, so there is nothing to cancel."),
+    ],
+)
 def test_cancelling_with_nothing_to_cancel_does_not_ask(ctx, name, arguments, error):
     gate = Gate(ctx, ["yes"])
     if name == "cancel_all_timers":  # something of the other kind exists and must stay
@@ -397,8 +411,9 @@ def test_cancel_reminder_that_matches_none_or_several_does_not_ask(ctx):
         service_for(ctx).add_reminder(text, soon)
     before = active_rows(ctx)
     missing = gate("cancel_reminder", what="feed the cat")
-    assert missing.text == ("I don't have a reminder about feed the cat. "
-                            "Your reminders are: call mom, call the bank, and water the plants.")
+    assert missing.text == (
+        "I don't have a reminder about feed the cat. Your reminders are: call mom, call the bank, and water the plants."
+    )
     several = gate("cancel_reminder", what="call")
     assert several.text == "Several reminders fit that: call mom and call the bank. Which one?"
     assert gate.questions == [] and not missing.executed and not several.executed
@@ -411,8 +426,10 @@ def test_remind_me_with_a_fixed_clock(tmp_path, heard):
     try:
         gate = Gate(c)
         assert gate("remind_me", what="call mom at 5 pm").text == "Okay, I'll remind you to call mom today at 5 PM."
-        assert gate("remind_me", what="to go to the store", when="tomorrow at 5").text == \
-            "Okay, I'll remind you to go to the store tomorrow at 5 PM."
+        assert (
+            gate("remind_me", what="to go to the store", when="tomorrow at 5").text
+            == "Okay, I'll remind you to go to the store tomorrow at 5 PM."
+        )
         out = gate("remind_me", what="call mom")
         assert not out.ok and out.text.startswith("When should I remind you to call mom?")
         out = gate("remind_me", what="stretch", when="this morning")
@@ -427,7 +444,10 @@ def test_resolve_reminder_time_variants():
     now = datetime(2026, 3, 3, 14, 5)
     assert resolve_reminder_time("check the oven", "10 minutes", now) == ("check the oven", now + timedelta(minutes=10))
     assert resolve_reminder_time("call mom", "at 5 pm", now) == ("call mom", datetime(2026, 3, 3, 17, 0))
-    assert resolve_reminder_time("that I call mom tomorrow at 9", None, now) == ("I call mom", datetime(2026, 3, 4, 9, 0))
+    assert resolve_reminder_time("that I call mom tomorrow at 9", None, now) == (
+        "I call mom",
+        datetime(2026, 3, 4, 9, 0),
+    )
 
 
 def test_list_timers_and_empty(ctx):
@@ -461,8 +481,10 @@ def test_consequential_flags():
     assert consequential == {"cancel_all_timers", "cancel_all_reminders", "cancel_reminder"}
     # Cancelling, shortening or pausing is confirmed when the model (not a template) chose it.
     assert {s.name for s in reg if s.confirm_if_model} == {"cancel_timer", "shorten_timer", "pause_timer"}
-    assert not any(reg.get(n).consequential or reg.get(n).confirm_if_model
-                   for n in ("start_timer", "remind_me", "adjust_timer", "resume_timer"))
+    assert not any(
+        reg.get(n).consequential or reg.get(n).confirm_if_model
+        for n in ("start_timer", "remind_me", "adjust_timer", "resume_timer")
+    )
 
 
 def test_timers_live_in_their_own_database(ctx):
@@ -476,34 +498,37 @@ def test_timers_live_in_their_own_database(ctx):
 # ---- sentences -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("utterance, skill, slots", [
-    ("set a timer for 10 minutes", "start_timer", {"duration": "10 minutes"}),
-    ("10 minute timer", "start_timer", {"duration": "10 minutes"}),  # Home Assistant's template: canonical words
-    ("set a 5 and a half minute timer", "start_timer", {"duration": "5 and a half minute"}),
-    ("start a timer for an hour and a half", "start_timer", {"duration": "an hour and a half"}),
-    ("pizza timer for 10 minutes", "start_timer", {"name": "pizza", "duration": "10 minutes"}),
-    ("set a pizza timer for 10 minutes", "start_timer", {"name": "pizza", "duration": "10 minutes"}),
-    ("how much time is left", "time_left", {}),
-    ("how much time is left on the pizza timer", "time_left", {"name": "pizza"}),
-    ("how long left", "time_left", {}),
-    ("add 5 minutes to the timer", "adjust_timer", {"duration": "5 minutes"}),
-    ("add 5 minutes to the pizza timer", "adjust_timer", {"duration": "5 minutes", "name": "pizza"}),
-    ("take 2 minutes off the timer", "shorten_timer", {"duration": "2 minutes"}),
-    ("pause the timer", "pause_timer", {}),
-    ("resume the tea timer", "resume_timer", {"name": "tea"}),
-    ("cancel the pizza timer", "cancel_timer", {"name": "pizza"}),
-    ("stop the timer", "cancel_timer", {}),
-    ("cancel all timers", "cancel_all_timers", {}),
-    ("delete all my reminders", "cancel_all_reminders", {}),
-    ("cancel the reminder to call mom", "cancel_reminder", {"what": "call mom"}),
-    ("what timers do I have", "list_timers", {}),
-    ("remind me to call mom at 5 pm", "remind_me", {"what": "call mom at 5 pm"}),
-    ("remind me to go to the store tomorrow at 5", "remind_me", {"what": "go to the store tomorrow at 5"}),
-    ("remind me in 10 minutes to check the oven", "remind_me", {"when": "in 10 minutes", "what": "check the oven"}),
-    ("remind me tomorrow at 9 to call the bank", "remind_me", {"when": "tomorrow at 9", "what": "call the bank"}),
-    # Timer words must not be taken for the "start [the] {name}" command template.
-    ("start a timer for 10 minutes", "start_timer", {"duration": "10 minutes"}),
-])
+@pytest.mark.parametrize(
+    "utterance, skill, slots",
+    [
+        ("set a timer for 10 minutes", "start_timer", {"duration": "10 minutes"}),
+        ("10 minute timer", "start_timer", {"duration": "10 minutes"}),  # Home Assistant's template: canonical words
+        ("set a 5 and a half minute timer", "start_timer", {"duration": "5 and a half minute"}),
+        ("start a timer for an hour and a half", "start_timer", {"duration": "an hour and a half"}),
+        ("pizza timer for 10 minutes", "start_timer", {"name": "pizza", "duration": "10 minutes"}),
+        ("set a pizza timer for 10 minutes", "start_timer", {"name": "pizza", "duration": "10 minutes"}),
+        ("how much time is left", "time_left", {}),
+        ("how much time is left on the pizza timer", "time_left", {"name": "pizza"}),
+        ("how long left", "time_left", {}),
+        ("add 5 minutes to the timer", "adjust_timer", {"duration": "5 minutes"}),
+        ("add 5 minutes to the pizza timer", "adjust_timer", {"duration": "5 minutes", "name": "pizza"}),
+        ("take 2 minutes off the timer", "shorten_timer", {"duration": "2 minutes"}),
+        ("pause the timer", "pause_timer", {}),
+        ("resume the tea timer", "resume_timer", {"name": "tea"}),
+        ("cancel the pizza timer", "cancel_timer", {"name": "pizza"}),
+        ("stop the timer", "cancel_timer", {}),
+        ("cancel all timers", "cancel_all_timers", {}),
+        ("delete all my reminders", "cancel_all_reminders", {}),
+        ("cancel the reminder to call mom", "cancel_reminder", {"what": "call mom"}),
+        ("what timers do I have", "list_timers", {}),
+        ("remind me to call mom at 5 pm", "remind_me", {"what": "call mom at 5 pm"}),
+        ("remind me to go to the store tomorrow at 5", "remind_me", {"what": "go to the store tomorrow at 5"}),
+        ("remind me in 10 minutes to check the oven", "remind_me", {"when": "in 10 minutes", "what": "check the oven"}),
+        ("remind me tomorrow at 9 to call the bank", "remind_me", {"when": "tomorrow at 9", "what": "call the bank"}),
+        # Timer words must not be taken for the "start [the] {name}" command template.
+        ("start a timer for 10 minutes", "start_timer", {"duration": "10 minutes"}),
+    ],
+)
 def test_sentences_match(utterance, skill, slots):
     from skills.intents import IntentMatcher
 

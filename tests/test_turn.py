@@ -16,7 +16,7 @@ def test_a_full_spoken_turn_with_confirmation():
         turn.to(s)
     states = [e.data["state"] for e in bus.history if e.name == "state"]
     assert states == path
-    assert [e.data["previous"] for e in bus.history][0] == "listening"
+    assert next(e.data["previous"] for e in bus.history) == "listening"
     assert all(e.t >= 0 for e in bus.history)
 
 

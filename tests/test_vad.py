@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import nonspeech_rows, speech_file
+from tests.support.speech import nonspeech_rows, speech_file
 from voice.audio import frames_of, read_audio
 from voice.config import VadConfig
 from voice.vad import Endpointer, SpeechDiscarded, SpeechEnded, SpeechStarted
@@ -33,7 +33,7 @@ def test_long_reading_splits_at_its_real_pauses():
     # Five real segments joined with pauses of 1.5, 0.8, 2.5 and 1.2 s.
     assert len(ended) == 5
     starts = [1.0, 9.6, 13.39, 21.19, 28.44]
-    for e, s in zip(ended, starts):
+    for e, s in zip(ended, starts, strict=True):
         # Pre-roll: each utterance's audio begins before its segment's first word.
         assert e.start_t <= s + 0.15, (e.start_t, s)
 
@@ -50,7 +50,7 @@ def test_preroll_keeps_the_first_word():
 
 
 def test_hysteresis_ignores_isolated_voiced_frames():
-    pattern = ("1000000" * 20)
+    pattern = "1000000" * 20
     events = run(np.zeros(FRAME * len(pattern), np.int16), VadConfig(), scripted(pattern))
     assert events == []
 

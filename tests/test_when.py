@@ -19,6 +19,7 @@ def at(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
 
 # ------------------------------------------------------------------ parse_duration
 
+
 @pytest.mark.parametrize(
     "text, expected",
     [
@@ -88,13 +89,16 @@ def test_parse_duration_takes_the_first_duration_only() -> None:
     assert parse_duration("10 minutes for pasta then 5 minutes for sauce") == timedelta(minutes=10)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("in 2 hours 5 pm", timedelta(hours=2)),             # "5 pm" is a clock time, not 5 minutes
-    ("1 hour 30 minutes", timedelta(hours=1, minutes=30)),  # the unit after the number is kept
-    ("2 hours 15 minutes and 10 seconds", timedelta(hours=2, minutes=15, seconds=10)),
-    ("5 seconds 30", timedelta(seconds=5)),               # nothing below seconds
-    ("1 hour 75", timedelta(hours=1)),                    # not a minute count
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("in 2 hours 5 pm", timedelta(hours=2)),  # "5 pm" is a clock time, not 5 minutes
+        ("1 hour 30 minutes", timedelta(hours=1, minutes=30)),  # the unit after the number is kept
+        ("2 hours 15 minutes and 10 seconds", timedelta(hours=2, minutes=15, seconds=10)),
+        ("5 seconds 30", timedelta(seconds=5)),  # nothing below seconds
+        ("1 hour 75", timedelta(hours=1)),  # not a minute count
+    ],
+)
 def test_a_trailing_number_is_only_the_next_unit_when_it_can_be(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
@@ -106,6 +110,7 @@ def test_written_fractions_do_not_eat_dates_or_other_numbers() -> None:
 
 # ------------------------------------------------------------------ parse_when
 
+
 @pytest.mark.parametrize(
     "text, expected",
     [
@@ -116,9 +121,9 @@ def test_written_fractions_do_not_eat_dates_or_other_numbers() -> None:
         ("10 minutes from now", at(WED, 14, 10)),
         ("in 2 days", at(FRI, 14)),
         ("tomorrow", at(THU, 9)),
-        ("tomorrow at five", at(THU, 17)),       # bare 1-6 means pm
+        ("tomorrow at five", at(THU, 17)),  # bare 1-6 means pm
         ("tomorrow at 5", at(THU, 17)),
-        ("tomorrow at 8", at(THU, 8)),           # bare 7-11 with a day means am
+        ("tomorrow at 8", at(THU, 8)),  # bare 7-11 with a day means am
         ("tomorrow at five in the morning", at(THU, 5)),
         ("tomorrow at 5 am", at(THU, 5)),
         ("at 5 pm", at(WED, 17)),
@@ -126,7 +131,7 @@ def test_written_fractions_do_not_eat_dates_or_other_numbers() -> None:
         ("at 5:30 p.m.", at(WED, 17, 30)),
         ("at 17:30", at(WED, 17, 30)),
         ("at seventeen thirty", at(WED, 17, 30)),
-        ("at noon", at(THU, 12)),                # noon has passed today: the next one
+        ("at noon", at(THU, 12)),  # noon has passed today: the next one
         ("at 9 am", at(THU, 9)),
         ("at 08:00", at(THU, 8)),
         ("at midnight", at(THU, 0)),
@@ -149,7 +154,7 @@ def test_written_fractions_do_not_eat_dates_or_other_numbers() -> None:
         ("friday evening", at(FRI, 19)),
         ("next monday", at(10, 9)),
         ("on monday", at(10, 9)),
-        ("wednesday", at(12, 9)),                # today is Wednesday: next week's
+        ("wednesday", at(12, 9)),  # today is Wednesday: next week's
         ("the day after tomorrow", at(FRI, 9)),
         ("today at 3:15", at(WED, 15, 15)),
         ("today at three fifteen", at(WED, 15, 15)),
@@ -161,7 +166,7 @@ def test_written_fractions_do_not_eat_dates_or_other_numbers() -> None:
         ("at ten to one", at(THU, 12, 50)),
         ("at five o'clock", at(WED, 17)),
         ("at 4 oh 5", at(WED, 16, 5)),
-        ("at eight", at(WED, 20)),               # 8 am is gone, 8 pm is not
+        ("at eight", at(WED, 20)),  # 8 am is gone, 8 pm is not
         ("at 12", at(THU, 12)),
         ("at 12 am", at(THU, 0)),
         ("at 12 pm", at(THU, 12)),
@@ -178,9 +183,9 @@ def test_parse_when(text: str, expected: datetime) -> None:
     "now, text, expected",
     [
         (datetime(2025, 3, 5, 8, 0), "at 5", at(WED, 17)),
-        (datetime(2025, 3, 5, 7, 0), "at 8", at(WED, 8)),         # 8 am still ahead
-        (datetime(2025, 3, 5, 21, 0), "at 8", at(THU, 8)),        # both gone: tomorrow morning
-        (datetime(2025, 3, 5, 21, 0), "at 5 pm", at(THU, 17)),    # already past: next occurrence
+        (datetime(2025, 3, 5, 7, 0), "at 8", at(WED, 8)),  # 8 am still ahead
+        (datetime(2025, 3, 5, 21, 0), "at 8", at(THU, 8)),  # both gone: tomorrow morning
+        (datetime(2025, 3, 5, 21, 0), "at 5 pm", at(THU, 17)),  # already past: next occurrence
         (datetime(2025, 3, 5, 8, 0), "at noon", at(WED, 12)),
         (datetime(2025, 3, 5, 16, 0), "today at 3:15", at(WED, 15, 15)),  # a named day is kept, even if past
         (datetime(2025, 3, 7, 10, 0), "on friday", datetime(2025, 3, 14, 9)),  # Friday on a Friday: next week
@@ -201,6 +206,7 @@ def test_parse_when_none_without_a_time(text: str) -> None:
 
 
 # ------------------------------------------------------------------ split_when
+
 
 @pytest.mark.parametrize(
     "text, task, when",
@@ -226,6 +232,7 @@ def test_split_when(text: str, task: str, when: datetime | None) -> None:
 
 
 # ------------------------------------------------------------------ speaking
+
 
 @pytest.mark.parametrize(
     "td, spoken",

@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 from whisper_normalizer.english import EnglishTextNormalizer
 
-from tests.conftest import hark_env, nonspeech_rows, run_hark, speech_file, speech_rows
+from tests.support.cli import hark_env, run_hark
+from tests.support.speech import nonspeech_rows, speech_file, speech_rows
+from tests.support.wyoming_servers import free_port, piper_server, whisper_server
 from tests.test_stt import endpointed
-from tests.wyoming_servers import free_port, piper_server, whisper_server
 from voice import events as ev
 from voice.audio import RATE, WavSink, read_audio
 from voice.config import SttConfig, TtsConfig
@@ -125,7 +126,7 @@ def test_audio_streams_while_speaking_and_the_transcript_comes_soon_after(asr_se
     frame = RATE * 30 // 1000
     sent_before_end = 0
     for i in range(0, len(audio), frame):
-        stream.feed(audio[i:i + frame])
+        stream.feed(audio[i : i + frame])
         sent_before_end += 1
         if i % (frame * 10) == 0:
             time.sleep(0.03)  # a microphone delivers over time; the server already holds what was said
@@ -170,12 +171,16 @@ def test_the_wrong_port_a_speech_server_times_out_and_falls_back(tts_server, tra
     assert problem and "offers no speech to text" in problem and "check the port" in problem
 
 
-@pytest.mark.parametrize("reply, needle", [
-    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "not the Wyoming protocol"),
-    (b'[1, 2, 3]\n', "not the Wyoming protocol"),
-    (b'{"type": "transcript", "data_length": 5}\n{"te', "not the Wyoming protocol"),
-    (b"", "closed the connection"),
-], ids=["http", "json-not-an-event", "cut-mid-event", "hang-up"])
+@pytest.mark.parametrize(
+    "reply, needle",
+    [
+        (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "not the Wyoming protocol"),
+        (b"[1, 2, 3]\n", "not the Wyoming protocol"),
+        (b'{"type": "transcript", "data_length": 5}\n{"te', "not the Wyoming protocol"),
+        (b"", "closed the connection"),
+    ],
+    ids=["http", "json-not-an-event", "cut-mid-event", "hang-up"],
+)
 def test_garbage_on_the_socket_is_a_fault_not_a_crash(transcriber, reply, needle):
     fake = FakeSocketServer(reply)
     try:
@@ -217,10 +222,10 @@ def test_server_killed_mid_utterance_loses_nothing(tmp_path, transcriber):
         stream = fb.open_stream()
         half = len(audio) // 2
         for i in range(0, half, 4800):
-            stream.feed(audio[i:min(i + 4800, half)])
+            stream.feed(audio[i : min(i + 4800, half)])
         server.kill()
         for i in range(half, len(audio), 4800):
-            stream.feed(audio[i:i + 4800])
+            stream.feed(audio[i : i + 4800])
         t = stream.finish()
     finally:
         server.stop()
@@ -289,8 +294,9 @@ def test_synthesis_through_the_server_plays_through_the_mouth(tts_server, tmp_pa
 def test_synthesis_falls_back_when_the_server_is_down(synth, transcriber):
     events: list = []
     uri = f"tcp://127.0.0.1:{free_port()}"
-    fb = FallbackSynthesizer(WyomingSynthesizer(uri, TtsConfig(uri=uri)), lambda: synth,
-                             lambda name, **d: events.append((name, d)))
+    fb = FallbackSynthesizer(
+        WyomingSynthesizer(uri, TtsConfig(uri=uri)), lambda: synth, lambda name, **d: events.append((name, d))
+    )
     audio = np.concatenate(list(fb.synthesize("The timer is done.")))
     assert fb.fallbacks == 1 and fb.sample_rate == synth.sample_rate
     assert "refused the connection" in events[0][1]["message"] and events[0][1]["stage"] == "tts_server"
@@ -299,16 +305,23 @@ def test_synthesis_falls_back_when_the_server_is_down(synth, transcriber):
     assert "timer" in normalize(transcriber.transcribe(to_int16(resample(audio, fb.sample_rate, RATE))).text)
 
 
-@pytest.mark.parametrize("reply, hang_up, needle", [
-    (b"SSH-2.0-OpenSSH_9.6\r\n", True, "not the Wyoming protocol"),
-    (b"", False, "sent no answer within 1 s"),
-], ids=["garbage", "silent"])
+@pytest.mark.parametrize(
+    "reply, hang_up, needle",
+    [
+        (b"SSH-2.0-OpenSSH_9.6\r\n", True, "not the Wyoming protocol"),
+        (b"", False, "sent no answer within 1 s"),
+    ],
+    ids=["garbage", "silent"],
+)
 def test_synthesis_from_a_misbehaving_server_falls_back(synth, reply, hang_up, needle):
     fake = FakeSocketServer(reply, hang_up=hang_up)
     events: list = []
     try:
-        fb = FallbackSynthesizer(WyomingSynthesizer(fake.uri, TtsConfig(uri=fake.uri, timeout_s=1.0)), lambda: synth,
-                                 lambda name, **d: events.append((name, d)))
+        fb = FallbackSynthesizer(
+            WyomingSynthesizer(fake.uri, TtsConfig(uri=fake.uri, timeout_s=1.0)),
+            lambda: synth,
+            lambda name, **d: events.append((name, d)),
+        )
         audio = list(fb.synthesize("Done."))
     finally:
         fake.close()
@@ -319,8 +332,11 @@ def test_synthesis_server_killed_mid_reply_says_the_sentence_again_locally(tmp_p
     server = piper_server(tmp_path / "piper").start()
     events: list = []
     text = "One. " + " ".join(f"This is sentence number {i} of a long answer." for i in range(2, 12))
-    fb = FallbackSynthesizer(WyomingSynthesizer(server.uri, TtsConfig(uri=server.uri, timeout_s=60)), lambda: synth,
-                             lambda name, **d: events.append((name, d)))
+    fb = FallbackSynthesizer(
+        WyomingSynthesizer(server.uri, TtsConfig(uri=server.uri, timeout_s=60)),
+        lambda: synth,
+        lambda name, **d: events.append((name, d)),
+    )
     got = []
     try:
         for chunk in fb.synthesize(text):
@@ -396,8 +412,9 @@ def test_a_language_voice_on_a_server_that_is_down_gets_the_note(synth, transcri
     bus = EventBus()
     seen: list = []
     bus.subscribe(seen.append)
-    router = language_voices(synth, TtsConfig(voices={"fr": f"tcp://127.0.0.1:{free_port()}"}), "auto",
-                             lambda c: synth, bus)
+    router = language_voices(
+        synth, TtsConfig(voices={"fr": f"tcp://127.0.0.1:{free_port()}"}), "auto", lambda c: synth, bus
+    )
     bus.emit(ev.TRANSCRIPT, text="allume la lumière", language="fr")
     note = list(router.synthesize("D'accord."))
     assert note and not list(router.synthesize("C'est fait."))
@@ -438,7 +455,7 @@ def test_feeding_never_waits_for_the_network(transcriber):
         stream = fb.open_stream()
         t0 = time.perf_counter()
         for i in range(0, len(audio), 480):
-            stream.feed(audio[i:i + 480])
+            stream.feed(audio[i : i + 480])
         assert time.perf_counter() - t0 < 0.5  # 11 s of audio in 30 ms frames, queued at once
         t = stream.finish()
         assert "ask not what your country can do for you" in normalize(t.text) and fb.fallbacks == 1
@@ -482,7 +499,151 @@ def test_an_unreachable_server_is_skipped_for_a_while_then_tried_again(transcrib
 def test_an_unreachable_speech_server_is_not_waited_for_on_every_sentence(synth):
     events: list = []
     uri = f"tcp://127.0.0.1:{free_port()}"
-    fb = FallbackSynthesizer(WyomingSynthesizer(uri, TtsConfig(uri=uri)), lambda: synth,
-                             lambda name, **d: events.append((name, d)))
+    fb = FallbackSynthesizer(
+        WyomingSynthesizer(uri, TtsConfig(uri=uri)), lambda: synth, lambda name, **d: events.append((name, d))
+    )
     assert list(fb.synthesize("One.")) and list(fb.synthesize("Two.")) and list(fb.synthesize("Three."))
     assert len(events) == 1 and fb.fallbacks == 1  # one message; the next sentences go straight to the local voice
+
+
+# ---------------------------------------------------------------- live: audio goes out while the user speaks
+
+
+class WyomingTap:
+    """A loopback proxy in front of a real server: passes every event on and notes when each from Hark arrived.
+
+    Times are this process's monotonic clock, the same clock the test plays speech by.
+    """
+
+    def __init__(self, upstream_uri: str) -> None:
+        host, port = upstream_uri.removeprefix("tcp://").rsplit(":", 1)
+        self.upstream = (host, int(port))
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.uri = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.arrivals: list[tuple[float, int, str]] = []  # (when, connection number, event type)
+        self.connections = 0
+        self.closed: dict[int, float] = {}  # connection number -> when Hark closed it
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._pipe, args=(conn, self.connections), daemon=True).start()
+
+    def _pipe(self, conn: socket.socket, number: int) -> None:
+        from wyoming.event import read_event, write_event
+
+        up = socket.create_connection(self.upstream)
+
+        def back() -> None:  # the server's answers, byte for byte
+            try:
+                while data := up.recv(65536):
+                    conn.sendall(data)
+            except OSError:
+                pass
+            conn.close()
+
+        threading.Thread(target=back, daemon=True).start()
+        reader, writer = conn.makefile("rb"), up.makefile("wb")
+        try:
+            while (event := read_event(reader)) is not None:
+                self.arrivals.append((time.monotonic(), number, event.type))
+                write_event(event, writer)
+        except (OSError, ValueError):
+            pass
+        self.closed[number] = time.monotonic()
+        up.close()
+
+    def of(self, kind: str) -> list[tuple[float, int]]:
+        return [(t, n) for t, n, k in self.arrivals if k == kind]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def tap(asr_server):
+    t = WyomingTap(asr_server.uri)
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def listen_with_stt(pulse, tmp_path, _data_dir):
+    """`hark listen --json --stt URI` on the PulseAudio null sinks, with an Ollama-protocol server for answers."""
+    from tests.support.listen import HarkProcess
+    from tests.support.ollama_server import FakeOllama
+
+    config = tmp_path / "config.yaml"
+    config.write_text("llm:\n  model: qwen3:1.7b\n")
+    ollama = FakeOllama().__enter__()
+    ollama.add_model("qwen3:1.7b", capabilities=["completion", "tools", "thinking"])
+    procs: list[HarkProcess] = []
+
+    def start(stt_uri: str) -> HarkProcess:
+        env = pulse.client_env(HARK_DATA_DIR=str(_data_dir), OLLAMA_HOST=ollama.url)
+        p = HarkProcess(env, config, "--stt", stt_uri)
+        procs.append(p)
+        p.wait_for("ready", timeout=120)
+        return p
+
+    yield start
+    for p in procs:
+        p.stop()
+    ollama.__exit__(None, None, None)
+
+
+def test_live_speech_reaches_the_server_while_the_user_is_still_speaking(pulse, tap, listen_with_stt):
+    """Through real devices: the server has most of the utterance before its end, and the transcript is right."""
+    h = listen_with_stt(tap.uri)
+    time.sleep(0.5)  # a fresh null-sink monitor delivers nothing for its first moments
+    played_at = time.monotonic()
+    pulse.play(speech_file("cmu_goforward.wav"))  # speech from 0.33 s to 2.5 s of the file
+    speech_over = played_at + 2.5
+    transcript = h.wait_for("transcript", timeout=60)
+    assert normalize(transcript["text"]) == normalize("go forward ten meters"), transcript
+    names = [e["event"] for e in h.seen]
+    assert names.index("speech_start") < names.index("speech_end") < names.index("transcript")
+    assert not [e for e in h.seen if e["event"] == "error"], h.seen
+
+    # One utterance, one stream: opened at the start of speech, never sent again whole.
+    [(opened, conn)] = [(t, n) for t, n in tap.of("transcribe")]
+    chunks = [t for t, n in tap.of("audio-chunk") if n == conn]
+    [(stopped, _)] = [(t, n) for t, n in tap.of("audio-stop") if n == conn]
+    assert opened < speech_over and chunks[0] < speech_over
+    # Much of what was said was at the server before the user had finished saying it: at least 0.6 s of
+    # 30 ms frames (about 60 here on an idle machine; fewer under load, as the microphone's blocks arrive late).
+    before_end = [t for t in chunks if t < speech_over]
+    assert len(before_end) >= 20, (len(before_end), len(chunks))
+    assert stopped > speech_over and stopped - chunks[0] > 1.5  # not a burst sent after the end
+
+
+def test_live_speech_too_short_to_keep_is_cancelled_at_the_server(pulse, tap, listen_with_stt, tmp_path):
+    """A blip opens a stream like any speech; once it is discarded the stream is closed and nothing is transcribed."""
+    from voice.audio import write_wav
+
+    speech = read_audio(speech_file("cmu_goforward.wav"))
+    blip = tmp_path / "blip.wav"  # 150 ms of the recording's speech: under vad.min_utterance_ms of voice
+    write_wav(
+        blip,
+        np.concatenate(
+            [np.zeros(RATE // 2, np.int16), speech[int(0.4 * RATE) : int(0.55 * RATE)], np.zeros(RATE, np.int16)]
+        ),
+        RATE,
+    )
+    h = listen_with_stt(tap.uri)
+    time.sleep(0.5)
+    pulse.play(blip)
+    end = h.wait_for("speech_end", timeout=30)
+    assert end.get("discarded"), end
+    later = h.drain(2.0)
+    assert not [e for e in h.seen + later if e["event"] in ("transcript", "error")], h.seen + later
+    [(opened, conn)] = tap.of("transcribe")  # streaming began at the start of speech ...
+    assert conn in tap.closed and not tap.of("audio-stop")  # ... and was dropped, never finished
+    assert tap.closed[conn] - opened < 5.0

@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Optional
 
 from skills.gate import ConfirmationGate
 from skills.intents import IntentMatcher
@@ -49,7 +49,7 @@ class Parts:
 
     config: Config
     events: EventBus
-    transcriber: Optional[Transcriber]
+    transcriber: Transcriber | None
     synth: Synthesizer
     sink: AudioSink
     brain: Brain
@@ -58,8 +58,15 @@ class Parts:
 
 
 class Assistant:
-    def __init__(self, parts: Parts, listener: Optional[UtteranceSource] = None, live: bool = False,
-                 answer: Optional[Callable[[str], Optional[str]]] = None) -> None:
+    """The turn loop: hear (or read) what the user said, answer it, and speak the answer."""
+
+    def __init__(
+        self,
+        parts: Parts,
+        listener: UtteranceSource | None = None,
+        live: bool = False,
+        answer: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.parts = parts
         self._answer = answer  # typed answers (`hark ask` at a terminal), asked instead of the listener
         self.config = parts.config
@@ -70,7 +77,10 @@ class Assistant:
         self.ctx = SkillContext(config=parts.config, data_dir=parts.data_dir, announce=self.announce, live=live)
         self.intents = IntentMatcher(parts.registry, ctx=self.ctx)  # task lists, commands, stt.language
         self.gate = ConfirmationGate(
-            parts.registry, self.ctx, parts.events, ask=self._ask,
+            parts.registry,
+            self.ctx,
+            parts.events,
+            ask=self._ask,
             audit_path=parts.data_dir / "audit.jsonl",
             not_required=set(parts.config.confirm.not_required_for),
             reask_on_unclear=parts.config.confirm.reask_on_unclear,
@@ -79,7 +89,7 @@ class Assistant:
         # The data rule is added in code, so a customised system prompt still carries it.
         prompt = " ".join(p for p in (parts.config.llm.system_prompt.strip(), DATA_RULE) if p)
         self.conversation = Conversation(prompt, parts.config.llm.max_history_messages)
-        self._announcements: "queue.Queue[tuple[str, Optional[Callable[[], None]]]]" = queue.Queue()
+        self._announcements: queue.Queue[tuple[str, Callable[[], None] | None]] = queue.Queue()
         self._spoken: list[str] = []
         self._unspoken: list[str] = []  # printed in the reply but not read aloud (over max_spoken_chars)
         self._speaking = False
@@ -115,7 +125,7 @@ class Assistant:
         if self.listener and self.config.audio.mute_while_speaking:
             self.listener.resume()
 
-    def announce(self, text: str, on_played: Optional[Callable[[], None]] = None) -> None:
+    def announce(self, text: str, on_played: Callable[[], None] | None = None) -> None:
         """Something to say unprompted (a timer is due); spoken at the next idle moment. Any thread.
 
         `on_played()` is called once the words have actually been played (not when queued),
@@ -130,6 +140,7 @@ class Assistant:
             self._announcements.put((str(event.data["spoken"]), None))
 
     def speak_announcements(self) -> None:
+        """Speak what skills announced (timers, reminders) while no turn was running."""
         while True:
             try:
                 text, on_played = self._announcements.get_nowait()
@@ -147,8 +158,11 @@ class Assistant:
                     if on_played is not None and heard:
                         on_played()  # only now may a timer count as fired
                     elif on_played is not None:
-                        self.events.emit(ev.ERROR, stage="speech",
-                                         message="An announcement could not be played, so it was not marked as heard.")
+                        self.events.emit(
+                            ev.ERROR,
+                            stage="speech",
+                            message="An announcement could not be played, so it was not marked as heard.",
+                        )
                 except Exception as e:
                     self._recover(e, "announcement")
                     continue
@@ -157,6 +171,7 @@ class Assistant:
     # ------------------------------------------------------------ speech in
 
     def transcribe(self, utt: Utterance) -> str:
+        """The text of an utterance: from its stream when it was sent while spoken, else transcribed whole."""
         if self.config.debug.record_audio:
             folder = self.parts.data_dir / "recordings"
             try:
@@ -164,13 +179,18 @@ class Assistant:
             except OSError as e:  # a debugging aid must never cost the user's turn
                 log.warning("could not keep the recording in %s: %s", folder, e)
                 self.events.emit(ev.ERROR, stage="recording", message=f"could not keep the recording in {folder}: {e}")
-        if self.parts.transcriber is None:
+        if utt.stream is not None:
+            # The listener streamed it while the user spoke (a Wyoming server): only the decoding is left.
+            t = utt.stream.finish(utt.audio)
+        elif self.parts.transcriber is None:
             raise SttError("no speech-to-text model is loaded")
-        t = self.parts.transcriber.transcribe(utt.audio)
+        else:
+            t = self.parts.transcriber.transcribe(utt.audio)
         self.events.emit(ev.TRANSCRIPT, text=t.text, language=t.language, duration=t.duration, seconds=t.seconds)
+        self._doubtful = bool(getattr(t, "doubtful", ""))  # heard, but Whisper itself doubts the words
         return t.text
 
-    def _ask(self, question: str) -> Optional[str]:
+    def _ask(self, question: str) -> str | None:
         """The gate's question: speak it, wait until it has been heard, then take the answer."""
         self._speak(question)
         self._finish_speaking()
@@ -191,6 +211,7 @@ class Assistant:
     # ------------------------------------------------------------ turns
 
     def handle_utterance(self, utt: Utterance) -> None:
+        """One spoken turn: transcribe, then answer (an unexpected error is reported, never raised)."""
         with self._turn_lock:
             try:
                 self._handle_utterance_locked(utt)
@@ -213,12 +234,18 @@ class Assistant:
         if utt.truncated:
             self._spoken = []
             self._speak(f"That was too long; I only heard the first {self.config.vad.max_utterance_s:g} seconds.")
+        if not text and getattr(self, "_doubtful", False):  # never guess: an invented sentence could act
+            self._spoken = []
+            self._speak("Sorry, I didn't catch that.")
+            self._end_turn()
+            return
         if not text:
             self._end_turn(reply=False)
             return
         self._handle_text_locked(text, keep_spoken=utt.truncated)
 
     def handle_text(self, text: str) -> None:
+        """One typed turn: answer the text (an unexpected error is reported, never raised)."""
         with self._turn_lock:
             try:
                 self._handle_text_locked(text)
@@ -254,8 +281,14 @@ class Assistant:
         self.state.to(State.THINKING)
         match = self.intents.match(text)
         if match is not None:
-            self.events.emit(ev.INTENT, name=match.name, arguments=match.arguments, sentence=match.sentence,
-                             language=match.language, intent=match.intent)
+            self.events.emit(
+                ev.INTENT,
+                name=match.name,
+                arguments=match.arguments,
+                sentence=match.sentence,
+                language=match.language,
+                intent=match.intent,
+            )
             outcome = self.gate.execute(match.name, match.arguments, transcript=text, source="template")
             # In the sentence's language where the package has a reply (Korean), else the skill's (English) words.
             reply = match.reply(self.ctx, outcome.text, outcome.ok, outcome.data)
@@ -271,16 +304,24 @@ class Assistant:
             self._speak(text)
             return
         self._unspoken.append(text)
-        self.events.emit(ev.ERROR, stage="voice", message=(
-            f"No {language} voice is installed, so this reply is printed only. To hear it, set "
-            f"tts.voices: {{{language}: <a {language} Piper voice .onnx or a Wyoming URI>}} in the config."))
+        self.events.emit(
+            ev.ERROR,
+            stage="voice",
+            message=(
+                f"No {language} voice is installed, so this reply is printed only. To hear it, set "
+                f"tts.voices: {{{language}: <a {language} Piper voice .onnx or a Wyoming URI>}} in the config."
+            ),
+        )
 
     def _end_turn(self, reply: bool = True) -> None:
         self._finish_speaking()
         if reply:
             if self._unspoken:
-                self.events.emit(ev.REPLY, text=" ".join(self._spoken + self._unspoken),
-                                 unspoken_chars=sum(len(t) for t in self._unspoken))
+                self.events.emit(
+                    ev.REPLY,
+                    text=" ".join(self._spoken + self._unspoken),
+                    unspoken_chars=sum(len(t) for t in self._unspoken),
+                )
             else:
                 self.events.emit(ev.REPLY, text=" ".join(self._spoken))
         if self.state.state != State.LISTENING:
@@ -335,11 +376,18 @@ class Assistant:
         if len(calls) > MAX_TOOL_CALLS:
             dropped = calls[MAX_TOOL_CALLS:]
             calls = calls[:MAX_TOOL_CALLS]
-            self.events.emit(ev.ERROR, stage="llm", message=(
-                f"The model asked for {len(calls) + len(dropped)} actions in one answer; only the first "
-                f"{MAX_TOOL_CALLS} are considered, the rest were dropped: {', '.join(c.name for c in dropped)}."))
-            self._speak(f"The model asked for {len(calls) + len(dropped)} actions at once; "
-                        f"I'll only consider the first {MAX_TOOL_CALLS}.")
+            self.events.emit(
+                ev.ERROR,
+                stage="llm",
+                message=(
+                    f"The model asked for {len(calls) + len(dropped)} actions in one answer; only the first "
+                    f"{MAX_TOOL_CALLS} are considered, the rest were dropped: {', '.join(c.name for c in dropped)}."
+                ),
+            )
+            self._speak(
+                f"The model asked for {len(calls) + len(dropped)} actions at once; "
+                f"I'll only consider the first {MAX_TOOL_CALLS}."
+            )
         conv.add_assistant("".join(answer), calls or None)
         # Skill results are spoken as they are: no second model round (faster, and nothing invented).
         for call in calls:

@@ -12,22 +12,24 @@ sentence and never waits forever on a dead one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import struct
 import threading
 import time
 import wave
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any
 
 import numpy as np
 
 log = logging.getLogger("hark.audio")
 
 RATE = 16000
-DeviceSpec = Optional[Union[int, str]]
+DeviceSpec = int | str | None
 
 
 class AudioError(Exception):
@@ -35,22 +37,25 @@ class AudioError(Exception):
 
 
 class AudioFileError(AudioError):
-    pass
+    """An audio file is missing, unreadable or empty."""
 
 
 class DeviceError(AudioError):
-    pass
+    """An audio device is missing or cannot be opened."""
 
 
 # ---------------------------------------------------------------- conversion
 
+
 def to_int16(samples: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] as int16 (int16 passes through)."""
     if samples.dtype == np.int16:
         return samples
     return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
 def to_float32(samples: np.ndarray) -> np.ndarray:
+    """Int16 or float64 audio as float32 in [-1, 1]."""
     if samples.dtype == np.float32:
         return samples
     if samples.dtype == np.int16:
@@ -68,10 +73,28 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return to_int16(out) if samples.dtype == np.int16 else out.astype(np.float32)
 
 
+QUIET_PEAK_DBFS = -30.0  # an utterance whose loudest sample is below this is lifted
+LIFT_TO_PEAK_DBFS = -6.0
+LIFT_MAX_DB = 40.0
+
+
+def lift_quiet(samples: np.ndarray) -> np.ndarray:
+    """A quiet speaker's utterance (int16), raised so its peak is at -6 dBFS (at most +40 dB).
+
+    Whisper's Silero filter drops speech at -60 dBFS as "no speech"; at a normal level the same
+    words pass. Audio at a normal level is returned unchanged; digital silence stays silence.
+    """
+    peak = float(np.max(np.abs(samples.astype(np.int32)))) if len(samples) else 0.0
+    if peak == 0.0 or peak >= 32768 * 10 ** (QUIET_PEAK_DBFS / 20):
+        return samples
+    gain = min(32768 * 10 ** (LIFT_TO_PEAK_DBFS / 20) / peak, 10 ** (LIFT_MAX_DB / 20))
+    return np.clip(np.round(samples.astype(np.float32) * gain), -32768, 32767).astype(np.int16)
+
+
 def frames_of(samples: np.ndarray, frame_samples: int) -> Iterator[np.ndarray]:
     """Split int16 audio into fixed frames; the last partial frame is zero-padded."""
     for start in range(0, len(samples), frame_samples):
-        frame = samples[start:start + frame_samples]
+        frame = samples[start : start + frame_samples]
         if len(frame) < frame_samples:
             frame = np.concatenate([frame, np.zeros(frame_samples - len(frame), np.int16)])
         yield frame
@@ -79,7 +102,8 @@ def frames_of(samples: np.ndarray, frame_samples: int) -> Iterator[np.ndarray]:
 
 # ---------------------------------------------------------------- files
 
-def _wav_truncation(path: Path) -> Optional[str]:
+
+def _wav_truncation(path: Path) -> str | None:
     """For RIFF/WAVE files, say so if the data chunk is shorter than its header claims."""
     try:
         with path.open("rb") as f:
@@ -104,7 +128,7 @@ def _wav_truncation(path: Path) -> Optional[str]:
         return None
 
 
-def read_audio(path: Union[str, Path]) -> np.ndarray:
+def read_audio(path: str | Path) -> np.ndarray:
     """Read any audio file soundfile knows (WAV, FLAC, OGG, ...) as 16 kHz mono int16.
 
     Raises AudioFileError with a message that names the file and the fix.
@@ -136,7 +160,8 @@ def read_audio(path: Union[str, Path]) -> np.ndarray:
     return to_int16(resample(mono.astype(np.float32), int(rate), RATE))
 
 
-def write_wav(path: Union[str, Path], samples: np.ndarray, rate: int) -> None:
+def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
+    """Write mono audio (int16 or float) as a 16-bit WAV file, creating its folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as w:
@@ -148,8 +173,11 @@ def write_wav(path: Union[str, Path], samples: np.ndarray, rate: int) -> None:
 
 # ---------------------------------------------------------------- devices
 
+
 @dataclass(frozen=True)
 class Device:
+    """An audio device as PortAudio lists it."""
+
     index: int
     name: str
     inputs: int
@@ -160,7 +188,42 @@ class Device:
     is_default_output: bool = False
 
 
+# ALSA prints its messages ("ALSA lib pcm.c:... underrun occurred") straight onto stderr,
+# between Hark's own lines. Its error handler can be replaced: they go to the log instead.
+# The handler must be set before PortAudio opens (or even lists) devices, and kept alive.
+_alsa_handler: Any = None
+
+
+def quiet_alsa() -> bool:
+    """Send libasound's messages to the log (logger hark.alsa); True when the handler is in place."""
+    global _alsa_handler
+    if _alsa_handler is not None:
+        return True
+    import ctypes
+    import ctypes.util
+
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("asound") or "libasound.so.2")
+    except OSError:
+        return False  # no ALSA here (macOS, a container without it): nothing to quiet
+    alsa_log = logging.getLogger("hark.alsa")
+    # void handler(const char *file, int line, const char *function, int err, const char *fmt, ...):
+    # the variadic arguments can't be read from ctypes, so the format itself is logged.
+    handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p)
+
+    def handler(file: bytes, line: int, function: bytes, err: int, fmt: bytes) -> None:
+        def text(b: bytes | None) -> str:
+            return (b or b"").decode("utf-8", "replace")
+
+        alsa_log.info("ALSA lib %s:%d:(%s) %s (err %d)", text(file), line, text(function), text(fmt), err)
+
+    _alsa_handler = handler_type(handler)
+    lib.snd_lib_error_set_handler(_alsa_handler)
+    return True
+
+
 def _sd():
+    quiet_alsa()
     try:
         import sounddevice as sd
     except OSError as e:  # PortAudio library missing
@@ -171,6 +234,7 @@ def _sd():
 
 
 def list_devices() -> list[Device]:
+    """PortAudio's devices, with which are the system defaults."""
     sd = _sd()
     try:
         devices = sd.query_devices()
@@ -180,11 +244,18 @@ def list_devices() -> list[Device]:
         raise DeviceError(f"cannot list audio devices: {e}") from e
     out = []
     for i, d in enumerate(devices):
-        out.append(Device(
-            index=i, name=d["name"], inputs=d["max_input_channels"], outputs=d["max_output_channels"],
-            default_rate=d["default_samplerate"], hostapi=hostapis[d["hostapi"]]["name"],
-            is_default_input=(i == default_in), is_default_output=(i == default_out),
-        ))
+        out.append(
+            Device(
+                index=i,
+                name=d["name"],
+                inputs=d["max_input_channels"],
+                outputs=d["max_output_channels"],
+                default_rate=d["default_samplerate"],
+                hostapi=hostapis[d["hostapi"]]["name"],
+                is_default_input=(i == default_in),
+                is_default_output=(i == default_out),
+            )
+        )
     return out
 
 
@@ -217,9 +288,49 @@ def resolve_device(spec: DeviceSpec, kind: str) -> Device:
         raise DeviceError(f"no {kind} device with index {idx}. Available {kind} devices: {listing}")
     matches = [d for d in usable if str(spec).lower() in d.name.lower()]
     if not matches:
-        raise DeviceError(f"no {kind} device matches '{spec}'. Available {kind} devices: {listing}")
+        server = _server_device(str(spec), kind, usable)
+        if server is not None:
+            return server
+        from voice.devices import server_devices
+
+        names = ", ".join(d.name for d in server_devices() if d.kind == kind)
+        raise DeviceError(
+            f"no {kind} device matches '{spec}'. Available {kind} devices: {listing}"
+            + (f"; sound server {'sources' if kind == 'input' else 'sinks'}: {names}" if names else "")
+        )
     exact = [d for d in matches if d.name.lower() == str(spec).lower()]
     return (exact or matches)[0]
+
+
+def _server_device(spec: str, kind: str, usable: list[Device]) -> Device | None:
+    """A PulseAudio/PipeWire source or sink named `spec`: ALSA's `pulse` device, pointed at it.
+
+    libpulse reads PULSE_SOURCE / PULSE_SINK when a stream is opened, so setting them here (the
+    process's own environment) routes this process's capture or playback to that device.
+    """
+    from voice.devices import match_server_device, server_devices
+
+    pulse = [d for d in usable if d.name.lower() == "pulse"]
+    if not pulse:
+        return None
+    found = match_server_device(spec, kind, server_devices())
+    if found is None:
+        return None
+    import os
+
+    os.environ["PULSE_SOURCE" if kind == "input" else "PULSE_SINK"] = found.name
+    log.info("%s: sound server device %s (%s) through ALSA's pulse", kind, found.name, found.description)
+    p = pulse[0]
+    return Device(
+        p.index,
+        f"{found.description} ({found.name})",
+        p.inputs,
+        p.outputs,
+        p.default_rate,
+        "pulse",
+        p.is_default_input,
+        p.is_default_output,
+    )
 
 
 class MicrophoneSource:
@@ -229,7 +340,7 @@ class MicrophoneSource:
         self._spec = device
         self.device = resolve_device(device, "input")
         self.frame_samples = RATE * frame_ms // 1000
-        self._queue: "queue.Queue[Optional[np.ndarray]]" = queue.Queue(maxsize=1000)
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=1000)
         self._stream: Any = None  # a sounddevice.InputStream while open
         self._resampler = None
         self._pending = np.zeros(0, np.int16)
@@ -238,13 +349,14 @@ class MicrophoneSource:
         self._open_lock = threading.Lock()
         self.last_audio = time.monotonic()  # when the callback last delivered samples (or the stream opened)
 
-    def start(self) -> "MicrophoneSource":
+    def start(self) -> MicrophoneSource:
+        """Open the stream and start capturing (raises DeviceError when it cannot)."""
         with self._open_lock:
             if self.closed.is_set():
                 raise DeviceError("the microphone was closed")
             return self._open()
 
-    def _open(self) -> "MicrophoneSource":
+    def _open(self) -> MicrophoneSource:
         sd = _sd()
         rate = RATE
         self._resampler = None
@@ -260,18 +372,25 @@ class MicrophoneSource:
         self.device_rate = rate
         try:
             self._stream = sd.InputStream(
-                device=self.device.index, channels=1, samplerate=rate, dtype="float32",
-                blocksize=int(rate * self.frame_samples / RATE), callback=self._callback,
+                device=self.device.index,
+                channels=1,
+                samplerate=rate,
+                dtype="float32",
+                blocksize=int(rate * self.frame_samples / RATE),
+                callback=self._callback,
             )
             self._stream.start()
         except Exception as e:
             self._close_stream()
-            raise DeviceError(f"cannot open microphone '{self.device.name}': {e}. Try another with --input-device (see `hark devices`).") from e
+            raise DeviceError(
+                f"cannot open microphone '{self.device.name}': {e}. "
+                "Try another with --input-device (see `hark devices`)."
+            ) from e
         self.last_audio = time.monotonic()
         log.info("microphone: %s at %d Hz", self.device.name, rate)
         return self
 
-    def healthy(self, stall_s: float = 5.0) -> Optional[str]:
+    def healthy(self, stall_s: float = 5.0) -> str | None:
         """None while capture works; else why it stopped (the stream died, or no audio for `stall_s`)."""
         stream = self._stream
         if stream is None:
@@ -287,7 +406,7 @@ class MicrophoneSource:
             return f"the microphone delivered no audio for {silent:.0f} seconds"
         return None
 
-    def reopen(self) -> "MicrophoneSource":
+    def reopen(self) -> MicrophoneSource:
         """Close the dead stream and open the same device again (raises DeviceError while it is missing)."""
         with self._open_lock:
             if self.closed.is_set():
@@ -319,12 +438,12 @@ class MicrophoneSource:
         n = len(samples) // self.frame_samples
         for i in range(n):
             try:
-                self._queue.put_nowait(samples[i * self.frame_samples:(i + 1) * self.frame_samples])
+                self._queue.put_nowait(samples[i * self.frame_samples : (i + 1) * self.frame_samples])
             except queue.Full:
                 self.overflows += 1
-        self._pending = samples[n * self.frame_samples:]
+        self._pending = samples[n * self.frame_samples :]
 
-    def frames(self, timeout: float = 0.5) -> Iterator[Optional[np.ndarray]]:
+    def frames(self, timeout: float = 0.5) -> Iterator[np.ndarray | None]:
         """Yield frames; yields None when no audio arrived within `timeout` (lets callers check for shutdown)."""
         while not self.closed.is_set():
             try:
@@ -345,32 +464,34 @@ class MicrophoneSource:
             pass
 
     def close(self) -> None:
+        """Stop capturing for good; `frames()` ends."""
         self.closed.set()
         if self.overflows:
             log.warning("the microphone lost %d blocks of audio (the machine was too busy to keep up)", self.overflows)
         with self._open_lock:
             self._close_stream()
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)
-        except queue.Full:
-            pass
 
 
 class AudioSink:
     """Where Hark's voice goes. `play` queues samples; `wait` blocks until they are heard."""
 
-    on_first_audio: Optional[Callable[[], None]] = None
+    on_first_audio: Callable[[], None] | None = None
 
     def play(self, samples: np.ndarray, rate: int) -> None:
+        """Queue mono samples at `rate` to be heard."""
         raise NotImplementedError
 
-    def wait(self, timeout: Optional[float] = None) -> bool:
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until what was queued has been heard (or `timeout`); False if it was not."""
         return True
 
     def stop(self) -> None:
         """Drop what has not been played yet (barge-in)."""
 
     def close(self) -> None:
+        """Release the device."""
         pass
 
 
@@ -378,6 +499,7 @@ class SpeakerSink(AudioSink):
     """A PortAudio output stream kept open for the whole session (opening one per turn costs latency)."""
 
     REOPEN_EVERY_S = 2.0  # a dead speaker is tried again at most this often
+    OUTPUT_BLOCK_S = 0.1  # one callback's worth of sound
 
     def __init__(self, device: DeviceSpec = None, rate: int = 22050, latency: str = "high") -> None:
         sd = _sd()
@@ -392,7 +514,7 @@ class SpeakerSink(AudioSink):
             self.device_rate = rate
         except Exception:
             self.device_rate = int(self.device.default_rate)
-        self._buf: "queue.Queue[np.ndarray]" = queue.Queue()
+        self._buf: queue.Queue[np.ndarray] = queue.Queue()
         self._current = np.zeros(0, np.float32)
         self._lock = threading.Lock()
         self._idle = threading.Event()
@@ -405,15 +527,24 @@ class SpeakerSink(AudioSink):
         sd = _sd()
         self._last_open = time.monotonic()
         try:
+            # A fixed block of OUTPUT_BLOCK_S: the callback runs ~10 times a second, not once per
+            # tiny period, so a busy interpreter (Whisper, Piper) makes it late far less often; a
+            # late callback is what the ALSA pulse plugin reports as an underrun.
             self._stream = sd.OutputStream(
-                device=self.device.index, channels=1, samplerate=self.device_rate, dtype="float32",
-                callback=self._callback, latency=self._latency,
+                device=self.device.index,
+                channels=1,
+                samplerate=self.device_rate,
+                dtype="float32",
+                callback=self._callback,
+                latency=self._latency,
+                blocksize=int(self.device_rate * self.OUTPUT_BLOCK_S),
             )
             self._stream.start()
         except Exception as e:
             self._stream = None
-            raise DeviceError(f"cannot open speaker '{self.device.name}': {e}. "
-                              "Try another with --output-device (see `hark devices`).") from e
+            raise DeviceError(
+                f"cannot open speaker '{self.device.name}': {e}. Try another with --output-device (see `hark devices`)."
+            ) from e
         log.info("speaker: %s at %d Hz", self.device.name, self.device_rate)
 
     def _alive(self) -> bool:
@@ -439,6 +570,7 @@ class SpeakerSink(AudioSink):
         self._open()
 
     def play(self, samples: np.ndarray, rate: int) -> None:
+        """Queue samples (resampled to the device rate); the callback plays them."""
         self._ensure_open()
         samples = to_float32(samples)
         if rate != self.device_rate:
@@ -459,7 +591,7 @@ class SpeakerSink(AudioSink):
                 except queue.Empty:
                     break
             n = min(frames - filled, len(self._current))
-            out[filled:filled + n] = self._current[:n]
+            out[filled : filled + n] = self._current[:n]
             self._current = self._current[n:]
             filled += n
         out[filled:] = 0
@@ -472,7 +604,8 @@ class SpeakerSink(AudioSink):
                 if self._buf.empty():
                     self._idle.set()
 
-    def wait(self, timeout: Optional[float] = None) -> bool:
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the queue is played out and the device buffer drained; False if the stream died or timed out."""
         end = None if timeout is None else time.monotonic() + timeout
         ok = False
         while not ok:
@@ -489,12 +622,14 @@ class SpeakerSink(AudioSink):
         return ok
 
     def stop(self) -> None:
+        """Drop what has not been played yet."""
         with self._lock:
             while not self._buf.empty():
                 self._buf.get_nowait()
             self._current = np.zeros(0, np.float32)
 
     def close(self) -> None:
+        """Stop the stream for good."""
         self._closed = True
         if self._stream is not None:
             try:
@@ -510,33 +645,38 @@ class NullSink(AudioSink):
     """Hears nothing (`hark ask --quiet`): no first-audio event, since nobody hears anything."""
 
     def play(self, samples: np.ndarray, rate: int) -> None:
+        """Drop the samples."""
         pass
 
 
 class WavSink(AudioSink):
     """Collects everything Hark says and writes one WAV at close (`--output`)."""
 
-    def __init__(self, path: Union[str, Path], rate: int = 22050) -> None:
+    def __init__(self, path: str | Path, rate: int = 22050) -> None:
         self.path = Path(path)
         self.rate = rate
         self._chunks: list[np.ndarray] = []
         self._announce = True
 
     def play(self, samples: np.ndarray, rate: int) -> None:
+        """Keep the samples for the WAV file."""
         if self._announce and len(samples):
             self._announce = False
             if self.on_first_audio:
                 self.on_first_audio()
         self._chunks.append(to_int16(resample(to_float32(samples), rate, self.rate)))
 
-    def wait(self, timeout: Optional[float] = None) -> bool:
+    def wait(self, timeout: float | None = None) -> bool:
+        """Mark the end of a reply (the next `play` reports first audio again)."""
         self._announce = True  # the next play starts a new reply
         return True
 
     def samples(self) -> np.ndarray:
+        """Everything said so far, int16 at `rate`."""
         return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
 
     def close(self) -> None:
+        """Write the WAV file."""
         write_wav(self.path, self.samples(), self.rate)
 
 
@@ -545,10 +685,11 @@ class TeeSink(AudioSink):
 
     def __init__(self, *sinks: AudioSink) -> None:
         self.sinks = sinks
-        self._first: Optional[Callable[[], None]] = None
+        self._first: Callable[[], None] | None = None
 
     @property
-    def on_first_audio(self):  # type: ignore[override]
+    def on_first_audio(self):
+        """Called when the first sink starts to sound."""
         return self._first
 
     @on_first_audio.setter
@@ -559,16 +700,20 @@ class TeeSink(AudioSink):
             s.on_first_audio = cb if i == 0 else None
 
     def play(self, samples: np.ndarray, rate: int) -> None:
+        """Play on every sink."""
         for s in self.sinks:
             s.play(samples, rate)
 
-    def wait(self, timeout: Optional[float] = None) -> bool:
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for every sink."""
         return all(s.wait(timeout) for s in self.sinks)
 
     def stop(self) -> None:
+        """Stop every sink."""
         for s in self.sinks:
             s.stop()
 
     def close(self) -> None:
+        """Close every sink."""
         for s in self.sinks:
             s.close()

@@ -8,8 +8,8 @@ import logging
 import logging.handlers
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import numpy as np
 
@@ -37,7 +37,7 @@ def models_dir() -> Path:
 _PROBE_BYTES = 64 * 1024
 
 
-def data_dir_problem() -> Optional[str]:
+def data_dir_problem() -> str | None:
     """Why Hark cannot write its data folder (read-only, not permitted, full), or None when it can.
 
     One sentence the command line prints as is.  It never suggests moving a database
@@ -60,8 +60,10 @@ def data_dir_problem() -> Optional[str]:
             what, fix = "is on a read-only file system", "Make it writable"
         else:
             what, fix = f"is not writable ({e.strerror or e})", "Make it writable"
-        return (f"Hark's data folder {folder} {what}. Hark needs to write there for tasks, timers, the audit log "
-                f"and logs; your data in it is unchanged. {fix}, or set {env} to another folder.")
+        return (
+            f"Hark's data folder {folder} {what}. Hark needs to write there for tasks, timers, the audit log "
+            f"and logs; your data in it is unchanged. {fix}, or set {env} to another folder."
+        )
     finally:
         with contextlib.suppress(OSError):
             probe.unlink()
@@ -77,7 +79,7 @@ class _TerminalFormatter(logging.Formatter):
         return clean(super().format(record))
 
 
-def setup_logging(config: Config, verbose: bool = False) -> Optional[Path]:
+def setup_logging(config: Config, verbose: bool = False) -> Path | None:
     """Readable log lines on stderr (warnings and up unless verbose) and a rotating file with everything.
 
     The file is private (the command line sets umask 077) and is skipped, not fatal, when the
@@ -87,7 +89,7 @@ def setup_logging(config: Config, verbose: bool = False) -> Optional[Path]:
     root = logging.getLogger()
     root.handlers.clear()
     root.setLevel(logging.DEBUG)
-    path: Optional[Path] = None
+    path: Path | None = None
     try:
         logs = data_dir() / "logs"
         logs.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -124,9 +126,11 @@ def build_transcriber(config: Config, events=None):
         return local()
     from voice.wyoming_stt import FallbackTranscriber, WyomingTranscriber
 
-    remote = FallbackTranscriber(WyomingTranscriber(config.stt.uri, config.stt),
-                                 local if config.stt.fallback_to_local else None,
-                                 events.emit if events is not None else None)
+    remote = FallbackTranscriber(
+        WyomingTranscriber(config.stt.uri, config.stt),
+        local if config.stt.fallback_to_local else None,
+        events.emit if events is not None else None,
+    )
     remote.warm()
     return remote
 
@@ -158,8 +162,9 @@ def build_synth(config: Config):
         return local()
     from voice.wyoming_tts import FallbackSynthesizer, WyomingSynthesizer
 
-    remote = FallbackSynthesizer(WyomingSynthesizer(config.tts.uri, config.tts),
-                                 local if config.tts.fallback_to_local else None)
+    remote = FallbackSynthesizer(
+        WyomingSynthesizer(config.tts.uri, config.tts), local if config.tts.fallback_to_local else None
+    )
     remote.warm()
     return remote
 
@@ -171,8 +176,7 @@ def language_voices(config: Config, synth, events):
 
     if isinstance(synth, NoVoice):
         return synth
-    return wrap(synth, config.tts, config.stt.language,
-                lambda tts: PiperSynthesizer(tts, models_dir()).load(), events)
+    return wrap(synth, config.tts, config.stt.language, lambda tts: PiperSynthesizer(tts, models_dir()).load(), events)
 
 
 def build_parts(config: Config, events, sink, *, need_stt: bool = True, synth=None):
@@ -194,8 +198,10 @@ def build_parts(config: Config, events, sink, *, need_stt: bool = True, synth=No
     )
 
 
-def open_speaker(config: Config, rate: int, device: Optional[str] = None):
+def open_speaker(config: Config, rate: int, device: str | None = None):
+    """The speaker for replies (`device`, else audio.output_device), opened at `rate`."""
     from voice.audio import SpeakerSink
 
-    return SpeakerSink(device if device is not None else config.audio.output_device, rate=rate,
-                       latency=config.audio.output_latency)
+    return SpeakerSink(
+        device if device is not None else config.audio.output_device, rate=rate, latency=config.audio.output_latency
+    )

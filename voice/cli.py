@@ -8,36 +8,73 @@ import select
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from voice import events as ev
+from voice.cli_help import plain_help
 from voice.terminal import clean, shown
 
 app = typer.Typer(
-    help="Hark: a local, private voice assistant. Speak an instruction; Hark does the work and asks before anything consequential.",
+    help="Hark: a local, private voice assistant. Speak an instruction; Hark does the work "
+    "and asks before anything consequential.",
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-models_app = typer.Typer(help="List and pull models (Whisper, Piper voice, the Ollama model).", no_args_is_help=True)
-app.add_typer(models_app, name="models")
+plain_help()  # no <bool>/{text} placeholders in help screens
+
+
+def _version(value: bool) -> None:
+    if value:
+        from voice import __version__
+
+        print(f"hark {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", help="Print Hark's version and exit.", callback=_version, is_eager=True
+    ),
+) -> None:
+    """Hark: a local, private voice assistant.
+
+    Speak an instruction; Hark does the work and asks before anything consequential.
+    """
+
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
-ConfigOpt = typer.Option(None, "--config", "-c", help="Config file (default: $XDG_CONFIG_HOME/hark/config.yaml).",
-                         exists=False, dir_okay=False)
+ConfigOpt = typer.Option(
+    None,
+    "--config",
+    "-c",
+    help="Config file (default: $XDG_CONFIG_HOME/hark/config.yaml).",
+    exists=False,
+    dir_okay=False,
+)
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show progress logs on stderr.")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object per line (events or results).")
-SttOpt = typer.Option(None, "--stt", metavar="URI",
-                      help="Speech to text: 'local' or a Wyoming server, tcp://host:port (overrides stt.uri).")
-TtsOpt = typer.Option(None, "--tts", metavar="URI",
-                      help="Speech synthesis: 'local' or a Wyoming server, tcp://host:port (overrides tts.uri).")
+SttOpt = typer.Option(
+    None,
+    "--stt",
+    metavar="URI",
+    help="Speech to text: 'local' or a Wyoming server, tcp://host:port (overrides stt.uri).",
+)
+TtsOpt = typer.Option(
+    None,
+    "--tts",
+    metavar="URI",
+    help="Speech synthesis: 'local' or a Wyoming server, tcp://host:port (overrides tts.uri).",
+)
 
 
 # Exit codes of the commands that run turns (listen, run, ask); documented in `hark ask --help`.
@@ -51,8 +88,9 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _config(path: Optional[Path], verbose: bool = False, *, writes: bool = False,
-            stt: Optional[str] = None, tts: Optional[str] = None):
+def _config(
+    path: Path | None, verbose: bool = False, *, writes: bool = False, stt: str | None = None, tts: str | None = None
+):
     """Load the config and set up logging.
 
     `writes`: the command needs the data folder (one clear message, exit 1, when it is read-only
@@ -93,8 +131,9 @@ class _Outcome:
     def __call__(self, event) -> None:
         if event.name == ev.CANCELLED:
             self.cancelled = True
-        elif ((event.name == ev.ACTION_RESULT and not event.data.get("ok"))
-              or (event.name == ev.ERROR and event.data.get("stage") in self.FAILED_STAGES)):
+        elif (event.name == ev.ACTION_RESULT and not event.data.get("ok")) or (
+            event.name == ev.ERROR and event.data.get("stage") in self.FAILED_STAGES
+        ):
             self.failed = True
 
     @property
@@ -134,8 +173,12 @@ def _human_printer(one_shot: bool) -> Callable:
             err.print(Text.assemble(("hark asks:", "yellow"), " ", shown(d.get("text", ""))))
         elif event.name in (ev.ERROR, ev.UTTERANCE_TOO_LONG, ev.NO_SPEECH):
             err.print(Text.assemble((f"{event.name}:", "red"), " ", shown(d.get("message"))))
-        elif (event.name == ev.STATE and not one_shot and d.get("state") == "listening"
-              and d.get("previous") != "listening"):
+        elif (
+            event.name == ev.STATE
+            and not one_shot
+            and d.get("state") == "listening"
+            and d.get("previous") != "listening"
+        ):
             err.print("[dim]listening…[/]")
 
     return show
@@ -156,19 +199,22 @@ def _guard(fn):
 
 # ---------------------------------------------------------------- live
 
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
 @app.command()
 def listen(
-    config: Optional[Path] = ConfigOpt,
-    input_device: Optional[str] = typer.Option(None, "--input-device", "-i", help="Microphone: index or part of its name."),
-    output_device: Optional[str] = typer.Option(None, "--output-device", "-o", help="Speaker: index or part of its name."),
+    config: Path | None = ConfigOpt,
+    input_device: Annotated[
+        str | None, typer.Option("--input-device", "-i", help="Microphone: index or part of its name.")
+    ] = None,
+    output_device: str | None = typer.Option(None, "--output-device", "-o", help="Speaker: index or part of its name."),
     json_out: bool = JsonOpt,
     verbose: bool = VerboseOpt,
-    stt: Optional[str] = SttOpt,
-    tts: Optional[str] = TtsOpt,
+    stt: str | None = SttOpt,
+    tts: str | None = TtsOpt,
 ) -> None:
     """Listen on the microphone and answer out loud, until Ctrl-C."""
     cfg = _config(config, verbose, writes=True, stt=stt, tts=tts)
@@ -190,7 +236,9 @@ def listen(
             parts.brain.warm()
         except Exception as e:  # Ollama down is not fatal: templates still work, and it may come up later
             events.emit(ev.ERROR, stage="llm", message=str(e))
-        listener = LiveListener(mic, cfg.vad, events, cfg.audio.frame_ms, cfg.audio.echo_tail_ms / 1000)
+        listener = LiveListener(
+            mic, cfg.vad, events, cfg.audio.frame_ms, cfg.audio.echo_tail_ms / 1000, stt=parts.transcriber
+        )  # a Wyoming server gets the audio while the user speaks
         return Assistant(parts, listener, live=True), listener  # only the live loop fires timers
 
     assistant, listener = _guard(start)
@@ -198,8 +246,9 @@ def listen(
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops Hark as cleanly as Ctrl-C
     _guard(listener.start)
     events.emit(ev.READY, microphone=listener.mic.device.name, speaker=assistant.parts.sink.device.name)
-    err.print(Text.assemble(("Hark is listening", "bold"), " on ", shown(listener.mic.device.name),
-                            ". Press Ctrl-C to stop."))
+    err.print(
+        Text.assemble(("Hark is listening", "bold"), " on ", shown(listener.mic.device.name), ". Press Ctrl-C to stop.")
+    )
     try:
         assistant.run(stop)
     except KeyboardInterrupt:
@@ -211,14 +260,17 @@ def listen(
 
 # ---------------------------------------------------------------- files and text
 
+
 @app.command()
 def transcribe(
-    files: List[Path] = typer.Argument(..., help="Audio files (WAV, FLAC, OGG; any rate or channels)."),
-    config: Optional[Path] = ConfigOpt,
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Whisper model: a directory, a pip package or a name."),
+    files: Annotated[list[Path], typer.Argument(help="Audio files (WAV, FLAC, OGG; any rate or channels).")],
+    config: Path | None = ConfigOpt,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Whisper model: a directory, a pip package or a name.")
+    ] = None,
     json_out: bool = JsonOpt,
     verbose: bool = VerboseOpt,
-    stt: Optional[str] = SttOpt,
+    stt: str | None = SttOpt,
 ) -> None:
     """Transcribe audio files with the configured Whisper model (loaded once for all files)."""
     from voice.audio import AudioFileError, read_audio
@@ -241,11 +293,20 @@ def transcribe(
             continue
         t = transcriber.transcribe(audio)
         if json_out:
-            print(json.dumps({
-                "file": str(f), "text": t.text, "language": t.language, "duration": t.duration,
-                "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in t.segments],
-                "seconds": t.seconds,
-            }, ensure_ascii=False), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "file": str(f),
+                        "text": t.text,
+                        "language": t.language,
+                        "duration": t.duration,
+                        "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in t.segments],
+                        "seconds": t.seconds,
+                    },
+                    ensure_ascii=False,
+                ),
+                flush=True,
+            )
         else:
             out.print(Text.assemble((clean(f), "bold"), ": ", shown(t.text)) if len(files) > 1 else shown(t.text))
     if failed:
@@ -255,11 +316,11 @@ def transcribe(
 @app.command()
 def say(
     text: str = typer.Argument(..., help="What to say."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="Write a WAV file instead of playing it."),
-    config: Optional[Path] = ConfigOpt,
-    output_device: Optional[str] = typer.Option(None, "--output-device", "-o", help="Speaker: index or part of its name."),
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write a WAV file instead of playing it.")] = None,
+    config: Path | None = ConfigOpt,
+    output_device: str | None = typer.Option(None, "--output-device", "-o", help="Speaker: index or part of its name."),
     verbose: bool = VerboseOpt,
-    tts: Optional[str] = TtsOpt,
+    tts: str | None = TtsOpt,
 ) -> None:
     """Speak TEXT with the configured Piper voice."""
     from voice.audio import WavSink
@@ -287,9 +348,18 @@ def say(
         err.print(Text(f"wrote {clean(out_file)}"))
 
 
-def _one_shot(cfg, events, *, answers: List[Path], input_file: Optional[Path], output: Optional[Path], quiet: bool,
-              need_stt: bool, output_device: Optional[str] = None,
-              answer: Optional[Callable[[str], Optional[str]]] = None):
+def _one_shot(
+    cfg,
+    events,
+    *,
+    answers: list[Path],
+    input_file: Path | None,
+    output: Path | None,
+    quiet: bool,
+    need_stt: bool,
+    output_device: str | None = None,
+    answer: Callable[[str], str | None] | None = None,
+):
     from voice.assistant import Assistant
     from voice.audio import DeviceError, NullSink, TeeSink, WavSink
     from voice.build import NoVoice, build_parts, build_synth, open_speaker
@@ -312,14 +382,14 @@ def _one_shot(cfg, events, *, answers: List[Path], input_file: Optional[Path], o
     return Assistant(parts, listener, answer=answer)
 
 
-def _typed_answers(show_question: bool, timeout_s: float = TYPED_ANSWER_TIMEOUT_S) -> Callable[[str], Optional[str]]:
+def _typed_answers(show_question: bool, timeout_s: float = TYPED_ANSWER_TIMEOUT_S) -> Callable[[str], str | None]:
     """Answers to confirmation questions typed at the terminal (stdin must be a tty).
 
     The line typed is judged like a spoken answer (`skills.confirm.classify_answer`).
     Nothing typed within `timeout_s`, an empty line or end of input (Ctrl-D) is silence.
     """
 
-    def answer(question: str) -> Optional[str]:
+    def answer(question: str) -> str | None:
         if show_question:  # without --json the question was already printed as "hark asks:"
             err.print(Text.assemble(("hark asks:", "yellow"), " ", shown(question)))
         err.print(Text("your answer (yes or no): ", style="bold"), end="")
@@ -337,15 +407,28 @@ def _typed_answers(show_question: bool, timeout_s: float = TYPED_ANSWER_TIMEOUT_
 
 @app.command()
 def run(
-    input_file: Path = typer.Option(..., "--input", help="WAV file: what the user says first."),
-    answers: List[Path] = typer.Option([], "--answers", help="WAV file(s): what the user says next (e.g. to a confirmation). No file = silence."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write everything Hark says to this WAV (instead of the speaker)."),
-    config: Optional[Path] = ConfigOpt,
-    output_device: Optional[str] = typer.Option(None, "--output-device", "-o", help="Speaker when --output is not given."),
+    input_file: Annotated[Path, typer.Option("--input", help="WAV file: what the user says first.")],
+    answers: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--answers", help="WAV file(s): what the user says next (e.g. to a confirmation). No file = silence."
+        ),
+    ] = None,
+    more_answers: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[ANSWER.wav]...", show_default=False, help="More answer files: `--answers a.wav b.wav` works."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write everything Hark says to this WAV (instead of the speaker).")
+    ] = None,
+    config: Path | None = ConfigOpt,
+    output_device: str | None = typer.Option(None, "--output-device", "-o", help="Speaker when --output is not given."),
     json_out: bool = JsonOpt,
     verbose: bool = VerboseOpt,
-    stt: Optional[str] = SttOpt,
-    tts: Optional[str] = TtsOpt,
+    stt: str | None = SttOpt,
+    tts: str | None = TtsOpt,
 ) -> None:
     """Run turns from audio files instead of the microphone.
 
@@ -357,8 +440,19 @@ def run(
     events = _events(json_out, one_shot=True)
     outcome = _Outcome()
     events.subscribe(outcome)
-    assistant = _guard(lambda: _one_shot(cfg, events, answers=answers, input_file=input_file, output=output,
-                                         quiet=False, need_stt=True, output_device=output_device))
+    answers = list(answers or []) + list(more_answers or [])
+    assistant = _guard(
+        lambda: _one_shot(
+            cfg,
+            events,
+            answers=answers,
+            input_file=input_file,
+            output=output,
+            quiet=False,
+            need_stt=True,
+            output_device=output_device,
+        )
+    )
     try:
         assistant.run(threading.Event())
     finally:
@@ -371,14 +465,16 @@ def run(
 @app.command()
 def ask(
     text: str = typer.Argument(..., help="The instruction, typed."),
-    answers: List[Path] = typer.Option([], "--answers", help="WAV file(s): spoken answers to Hark's questions."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Also write what Hark says to this WAV."),
+    answers: Annotated[
+        list[Path] | None, typer.Option("--answers", help="WAV file(s): spoken answers to Hark's questions.")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", help="Also write what Hark says to this WAV.")] = None,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not speak the reply."),
-    config: Optional[Path] = ConfigOpt,
+    config: Path | None = ConfigOpt,
     json_out: bool = JsonOpt,
     verbose: bool = VerboseOpt,
-    stt: Optional[str] = SttOpt,
-    tts: Optional[str] = TtsOpt,
+    stt: str | None = SttOpt,
+    tts: str | None = TtsOpt,
 ) -> None:
     """One turn from typed text instead of speech (for the keyboard, scripts and tests).
 
@@ -396,9 +492,20 @@ def ask(
     events = _events(json_out, one_shot=True)
     outcome = _Outcome()
     events.subscribe(outcome)
+    answers = list(answers or [])
     typed = _typed_answers(show_question=json_out) if not answers and sys.stdin.isatty() else None
-    assistant = _guard(lambda: _one_shot(cfg, events, answers=answers, input_file=None, output=output,
-                                         quiet=quiet, need_stt=bool(answers), answer=typed))
+    assistant = _guard(
+        lambda: _one_shot(
+            cfg,
+            events,
+            answers=answers,
+            input_file=None,
+            output=output,
+            quiet=quiet,
+            need_stt=bool(answers),
+            answer=typed,
+        )
+    )
     try:
         assistant.handle_text(text)
         if assistant.listener is not None:
@@ -411,31 +518,62 @@ def ask(
 
 # ---------------------------------------------------------------- inspection
 
+
 @app.command()
-def devices(config: Optional[Path] = ConfigOpt, json_out: bool = JsonOpt) -> None:
-    """List audio input and output devices (use the index or part of the name in config)."""
+def devices(config: Path | None = ConfigOpt, json_out: bool = JsonOpt) -> None:
+    """List audio devices: PortAudio's, and the sound server's microphones and speakers by name.
+
+    Put an index, a name or part of one in audio.input_device / audio.output_device.
+    """
     from rich.table import Table
 
     from voice.audio import list_devices
+    from voice.devices import server_devices
 
     _config(config)
     devs = _guard(list_devices)
+    server = server_devices()
     if json_out:
         for d in devs:
             print(json.dumps(d.__dict__))
+        for s in server:
+            print(
+                json.dumps(
+                    {
+                        "index": None,
+                        "name": s.name,
+                        "description": s.description,
+                        "inputs": int(s.kind == "input"),
+                        "outputs": int(s.kind == "output"),
+                        "hostapi": "sound server",
+                    }
+                )
+            )
         return
     table = Table("index", "name", "in", "out", "rate", "api", "default")
     for d in devs:
         default = " ".join(x for x, on in (("input", d.is_default_input), ("output", d.is_default_output)) if on)
-        table.add_row(str(d.index), shown(d.name), str(d.inputs), str(d.outputs), f"{d.default_rate:g}",
-                      shown(d.hostapi), default)
+        table.add_row(
+            str(d.index), shown(d.name), str(d.inputs), str(d.outputs), f"{d.default_rate:g}", shown(d.hostapi), default
+        )
     out.print(table)
+    if server:
+        table = Table(
+            "name (for audio.input_device / output_device)",
+            "description",
+            "kind",
+            title="Sound server (PulseAudio/PipeWire)",
+        )
+        for s in server:
+            kind = "speaker's monitor" if s.is_monitor else ("microphone" if s.kind == "input" else "speaker")
+            table.add_row(shown(s.name), shown(s.description), kind)
+        out.print(table)
     if not devs:
         err.print("No audio devices. Is PulseAudio/PipeWire running? Is libportaudio2 installed?")
 
 
 @app.command()
-def doctor(config: Optional[Path] = ConfigOpt, json_out: bool = JsonOpt) -> None:
+def doctor(config: Path | None = ConfigOpt, json_out: bool = JsonOpt) -> None:
     """Check microphone, speaker, models and Ollama; say how to fix what is wrong."""
     from voice.doctor import run_checks
 
@@ -454,87 +592,28 @@ def doctor(config: Optional[Path] = ConfigOpt, json_out: bool = JsonOpt) -> None
         raise typer.Exit(1)
 
 
-@models_app.command("list")
-def models_list(config: Optional[Path] = ConfigOpt) -> None:
-    """Show the configured models and the models the Ollama server has."""
-    from voice.build import models_dir
-    from voice.llm import Brain, BrainError
-    from voice.stt import SttError, resolve_model
-    from voice.tts import TtsError, resolve_voice
+def _mount_commands() -> None:
+    """The command groups in their own modules (tasks, timers, reminders, history, models, voices, intents)."""
+    from voice.cli_models import models_app, voices
+    from voice.cli_tasks import history, tasks_app
+    from voice.cli_timers import reminders_app, timers_app
 
-    cfg = _config(config)
-    mdir = models_dir()
-    try:
-        stt = resolve_model(cfg.stt.model, mdir, download=False)
-    except SttError as e:
-        stt = f"not available: {e}"
-    try:
-        tts = str(resolve_voice(cfg.tts.voice, mdir, download=False)[0])
-    except TtsError as e:
-        tts = f"not available: {e}"
-    out.print(shown(f"speech-to-text  {cfg.stt.model}: {stt}"))
-    out.print(shown(f"voice           {cfg.tts.voice}: {tts}"))
-    out.print(shown(f"model files in  {mdir}"))
-    brain = Brain(cfg.llm, cfg.ollama_host)
-    try:
-        models = brain.list_models()
-    except BrainError as e:
-        out.print(shown(f"ollama          {cfg.ollama_host}: {e}"))
-        return
-    out.print(shown(f"ollama          {cfg.ollama_host} (configured model: {cfg.llm.model})"))
-    for m in models:  # names come from the server: shown literally
-        mark = "*" if m.get("name") == cfg.llm.model else " "
-        out.print(shown(f"  {mark} {m.get('name')}  {m.get('size', '')}"))
+    app.add_typer(models_app, name="models")
+    app.command("voices")(voices)
+    app.add_typer(tasks_app, name="tasks", help="Your task lists: add, list, done, delete, undo, export.")
+    app.add_typer(timers_app, name="timers", help="Your timers: list, cancel.")
+    app.add_typer(reminders_app, name="reminders", help="Your reminders: list, cancel.")
+    app.command("history", help="Changes Hark made, by voice or typed here (the audit log).")(history)
+    from voice.cli_intents import intents_app
 
-
-@models_app.command("pull")
-def models_pull(
-    name: Optional[str] = typer.Argument(None, help="Ollama model to pull (default: llm.model from config)."),
-    config: Optional[Path] = ConfigOpt,
-) -> None:
-    """Pull the Ollama model (runs Ollama's pull, with a progress bar) and check the speech models."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
-    from voice.llm import Brain, BrainError
-
-    cfg = _config(config)
-    model = name or cfg.llm.model
-    brain = Brain(cfg.llm, cfg.ollama_host)
-    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), console=err) as progress:
-        task = progress.add_task(clean(f"pulling {model}"), total=None)
-
-        def on_progress(status: str, completed: Optional[int], total: Optional[int]) -> None:
-            progress.update(task, description=clean(f"{model}: {status}"), completed=completed or 0, total=total)
-
-        try:
-            brain.pull(model, on_progress)
-        except BrainError as e:
-            _fail(str(e))
-    out.print(shown(f"{model} is ready on {cfg.ollama_host}"))
-
-
-def _mount_skill_commands() -> None:
-    """The skills' own commands (tasks, history) live with the skills."""
-    try:
-        from skills.cli import history, tasks_app
-    except ImportError as e:  # never let a broken skill module take the whole CLI down
-        err.print(shown(f"hark: task commands unavailable: {e}", "yellow"))
-        return
-    app.add_typer(tasks_app, name="tasks", help="Your task lists: add, list, done, export.")
-    app.command("history", help="Consequential actions Hark carried out (the audit log).")(history)
-    try:
-        from skills.intents_cli import intents_app
-    except ImportError as e:
-        err.print(shown(f"hark: intents commands unavailable: {e}", "yellow"))
-        return
     app.add_typer(intents_app, name="intents", help="See which skill and arguments a sentence maps to.")
 
 
-_mount_skill_commands()
+_mount_commands()
 
 
 def main() -> None:
+    """The `hark` command."""
     # Private by default: everything Hark writes (databases and their -wal/-shm, audit log,
     # notes, logs, recordings) is created readable by this user only.
     os.umask(0o077)

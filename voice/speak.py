@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Optional
 
 import numpy as np
 
@@ -23,18 +22,23 @@ log = logging.getLogger("hark.speak")
 
 
 class Mouth:
+    """Speaks sentences in order on a worker thread: synthesis of the next overlaps playback of this one."""
+
     def __init__(self, synth: Synthesizer, sink: AudioSink, events: EventBus, sentence_silence_s: float = 0.15) -> None:
         self.synth = synth
         self.sink = sink
         self.events = events
         self.sentence_silence_s = sentence_silence_s
-        self._queue: "queue.Queue[Optional[str]]" = queue.Queue()
+        self._queue: queue.Queue[str | None] = queue.Queue()
         self._pending = 0
         self.failures = 0  # sentences that could not be played (counted, so callers can tell "heard")
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="hark-speech", daemon=True)
-        sink.on_first_audio = lambda: events.emit(ev.AUDIO_OUT_START)
+        sink.on_first_audio = self._first_audio
         self._thread.start()
+
+    def _first_audio(self) -> None:
+        self.events.emit(ev.AUDIO_OUT_START)
 
     def say(self, text: str) -> str:
         """Queue one sentence, made speakable first; returns what will be said ("" if nothing)."""
@@ -55,8 +59,10 @@ class Mouth:
                 for chunk in self.synth.synthesize(text):
                     self.sink.play(chunk, self.synth.sample_rate)
                 if self.sentence_silence_s:
-                    self.sink.play(np.zeros(int(self.synth.sample_rate * self.sentence_silence_s), np.float32),
-                                   self.synth.sample_rate)
+                    self.sink.play(
+                        np.zeros(int(self.synth.sample_rate * self.sentence_silence_s), np.float32),
+                        self.synth.sample_rate,
+                    )
             except AudioError as e:  # the speaker is gone (it is reopened on a later sentence)
                 self.failures += 1
                 log.warning("could not speak: %s", e)
@@ -70,9 +76,11 @@ class Mouth:
                     self._pending -= 1
                     self._cond.notify_all()
 
-    def wait(self, timeout: Optional[float] = 120.0) -> bool:
-        """Block until every queued sentence has been synthesized and heard; False if the output
-        could not play it all (the device went away, or the wait timed out)."""
+    def wait(self, timeout: float | None = 120.0) -> bool:
+        """Block until every queued sentence has been synthesized and heard.
+
+        Returns False if the output could not play it all (the device went away, or the wait timed out).
+        """
         with self._cond:
             done = self._cond.wait_for(lambda: self._pending == 0, timeout)
         played = self.sink.wait(timeout)
@@ -92,5 +100,6 @@ class Mouth:
         self.sink.stop()
 
     def close(self) -> None:
+        """Finish the worker thread (what was queued is dropped)."""
         self._queue.put(None)
         self._thread.join(timeout=10)

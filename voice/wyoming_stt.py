@@ -52,8 +52,18 @@ CHUNK_SAMPLES = RATE // 10
 RETRY_AFTER_S = 30.0
 _NO_WORDS = re.compile(r"^[\W_]*$")
 # Scripts that name one language well enough to pick a voice (Unicode character-name prefixes).
-_SCRIPTS = (("HANGUL", "ko"), ("HIRAGANA", "ja"), ("KATAKANA", "ja"), ("CJK", "zh"), ("CYRILLIC", "ru"),
-            ("GREEK", "el"), ("HEBREW", "he"), ("ARABIC", "ar"), ("THAI", "th"), ("DEVANAGARI", "hi"))
+_SCRIPTS = (
+    ("HANGUL", "ko"),
+    ("HIRAGANA", "ja"),
+    ("KATAKANA", "ja"),
+    ("CJK", "zh"),
+    ("CYRILLIC", "ru"),
+    ("GREEK", "el"),
+    ("HEBREW", "he"),
+    ("ARABIC", "ar"),
+    ("THAI", "th"),
+    ("DEVANAGARI", "hi"),
+)
 
 
 def auto_language(language: str | None) -> bool:
@@ -89,6 +99,10 @@ class RemoteStream:
     def __init__(self, owner: WyomingTranscriber) -> None:
         self.owner = owner
         self.problem: WyomingError | None = None
+        # When the first audio chunk went onto the socket (monotonic clock), and how many have:
+        # what shows that the server hears the user while they are still speaking.
+        self.first_chunk_at: float | None = None
+        self.chunks_sent = 0
         self._pieces: list[np.ndarray] = []
         self._conn: Connection | None = None
         self._outbox: queue.Queue[np.ndarray | None] = queue.Queue()
@@ -120,6 +134,9 @@ class RemoteStream:
                 continue  # failed: keep draining, the audio is kept in _pieces all the same
             try:
                 self._conn.send(AudioChunk(rate=RATE, width=2, channels=1, audio=piece.tobytes()).event())
+                if self.first_chunk_at is None:
+                    self.first_chunk_at = time.monotonic()
+                self.chunks_sent += 1
             except WyomingError as e:
                 self._fail(e)
 
@@ -139,11 +156,22 @@ class RemoteStream:
         # Connecting may take connect_timeout, each send at most timeout: bounded, never forever.
         self._sender.join(self.owner.connect_timeout + self.owner.timeout + 1.0)
         if self._sender.is_alive():
-            self._fail(WyomingError(f"the speech-to-text server at {self.owner.uri} did not take the audio within "
-                                    f"{self.owner.timeout:g} s"))
+            self._fail(
+                WyomingError(
+                    f"the speech-to-text server at {self.owner.uri} did not take the audio within "
+                    f"{self.owner.timeout:g} s"
+                )
+            )
 
-    def finish(self) -> Transcript:
-        """End of speech: the server's transcript, or WyomingError (the audio stays in `.audio`)."""
+    def finish(self, audio: np.ndarray | None = None) -> Transcript:
+        """End of speech: the server's transcript, or WyomingError (the audio stays in `.audio`).
+
+        `audio`: the utterance as the listener finally cut it; if it is not exactly what was
+        streamed, this stream is dropped and `audio` is sent again whole.
+        """
+        if audio is not None and not np.array_equal(np.asarray(audio, dtype=np.int16), self.audio):
+            self.cancel()
+            return self.owner.transcribe(audio)
         self._wait_sent()
         t0 = time.perf_counter()
         duration = round(len(self.audio) / RATE, 3)
@@ -196,7 +224,7 @@ class WyomingTranscriber:
         """Transcribe 16 kHz mono int16 audio on the server; raises WyomingError on any fault."""
         stream = self.open_stream()
         for i in range(0, len(audio), CHUNK_SAMPLES):
-            stream.feed(audio[i:i + CHUNK_SAMPLES])
+            stream.feed(audio[i : i + CHUNK_SAMPLES])
         return stream.finish()
 
     def warm(self) -> None:
@@ -204,8 +232,10 @@ class WyomingTranscriber:
         from voice.wyoming_link import describe
 
         if not describe(self.uri, "speech-to-text", self.connect_timeout).asr:
-            raise WyomingError(f"the server at {self.uri} answers but offers no speech to text "
-                               "(it may be a speech synthesis server: check the port)")
+            raise WyomingError(
+                f"the server at {self.uri} answers but offers no speech to text "
+                "(it may be a speech synthesis server: check the port)"
+            )
 
 
 class HeldStream:
@@ -268,13 +298,17 @@ class FallbackStream:
 class FallbackTranscriber:
     """Remote first; after a fault, the same audio once through the local engine (if allowed)."""
 
-    def __init__(self, remote: WyomingTranscriber, local: Callable[[], Transcriber] | None,
-                 emit: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self,
+        remote: WyomingTranscriber,
+        local: Callable[[], Transcriber] | None,
+        emit: Callable[..., None] | None = None,
+    ) -> None:
         self.remote = remote
-        self._make_local = local    # None: stt.fallback_to_local is off
+        self._make_local = local  # None: stt.fallback_to_local is off
         self._local: Transcriber | None = None
         self._emit = emit
-        self.fallbacks = 0          # how many utterances the local engine took over
+        self.fallbacks = 0  # how many utterances the local engine took over
         self._unreachable: WyomingError | None = None
         self._retry_at = 0.0
 
@@ -287,11 +321,16 @@ class FallbackTranscriber:
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """The `Transcriber` protocol: the whole utterance in 100 ms chunks, with the fallback."""
         if len(audio) < RATE // 10:  # as the local engine: too short to hold a word
-            return Transcript("", "" if auto_language(self.remote.cfg.language) else str(self.remote.cfg.language),
-                              round(len(audio) / RATE, 3), [], 0.0)
+            return Transcript(
+                "",
+                "" if auto_language(self.remote.cfg.language) else str(self.remote.cfg.language),
+                round(len(audio) / RATE, 3),
+                [],
+                0.0,
+            )
         stream = self.open_stream()
         for i in range(0, len(audio), CHUNK_SAMPLES):
-            stream.feed(audio[i:i + CHUNK_SAMPLES])
+            stream.feed(audio[i : i + CHUNK_SAMPLES])
         return stream.finish()
 
     def warm(self) -> None:
@@ -323,16 +362,22 @@ class FallbackTranscriber:
     def fall_back(self, problem: WyomingError, audio: np.ndarray) -> Transcript:
         """Transcribe `audio` locally after `problem`, saying so; SttError when the fallback is off."""
         if self._make_local is None:
-            raise SttError(f"{problem}. Falling back to this machine is off (stt.fallback_to_local); "
-                           "start the server or set stt.uri: local") from problem
+            raise SttError(
+                f"{problem}. Falling back to this machine is off (stt.fallback_to_local); "
+                "start the server or set stt.uri: local"
+            ) from problem
         if problem is self._unreachable and time.monotonic() < self._retry_at:
-            log.info("the speech-to-text server is still taken as down; transcribing on this machine "
-                     "(next try in %.0f s)", self._retry_at - time.monotonic())
+            log.info(
+                "the speech-to-text server is still taken as down; transcribing on this machine (next try in %.0f s)",
+                self._retry_at - time.monotonic(),
+            )
         else:
             if problem.unreachable:
                 self._unreachable, self._retry_at = problem, time.monotonic() + RETRY_AFTER_S
             log.warning("%s; transcribing this utterance (%.1f s) on this machine instead", problem, len(audio) / RATE)
-            self._tell(f"{problem}. This utterance was transcribed on this machine instead"
-                       + (f"; the server is tried again in {RETRY_AFTER_S:g} s." if problem.unreachable else "."))
+            self._tell(
+                f"{problem}. This utterance was transcribed on this machine instead"
+                + (f"; the server is tried again in {RETRY_AFTER_S:g} s." if problem.unreachable else ".")
+            )
         self.fallbacks += 1
         return self.local().transcribe(audio)

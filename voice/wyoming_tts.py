@@ -40,10 +40,31 @@ log = logging.getLogger("hark.tts.wyoming")
 RETRY_AFTER_S = 30.0
 
 LANGUAGE_NAMES = {
-    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
-    "nl": "Dutch", "ko": "Korean", "ja": "Japanese", "zh": "Chinese", "ru": "Russian", "uk": "Ukrainian",
-    "pl": "Polish", "sv": "Swedish", "tr": "Turkish", "ar": "Arabic", "he": "Hebrew", "hi": "Hindi",
-    "el": "Greek", "th": "Thai", "vi": "Vietnamese", "cs": "Czech", "fi": "Finnish", "da": "Danish", "no": "Norwegian",
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "ko": "Korean",
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "pl": "Polish",
+    "sv": "Swedish",
+    "tr": "Turkish",
+    "ar": "Arabic",
+    "he": "Hebrew",
+    "hi": "Hindi",
+    "el": "Greek",
+    "th": "Thai",
+    "vi": "Vietnamese",
+    "cs": "Czech",
+    "fi": "Finnish",
+    "da": "Danish",
+    "no": "Norwegian",
 }
 
 
@@ -78,8 +99,9 @@ class WyomingSynthesizer:
             return
         voice = None
         if self.voice is not None or self.cfg.speaker is not None:
-            voice = SynthesizeVoice(name=self.voice,
-                                    speaker=None if self.cfg.speaker is None else str(self.cfg.speaker))
+            voice = SynthesizeVoice(
+                name=self.voice, speaker=None if self.cfg.speaker is None else str(self.cfg.speaker)
+            )
         with Connection(self.uri, "speech", self.connect_timeout, self.timeout) as conn:
             conn.send(Synthesize(text=text, voice=voice).event())
             while True:
@@ -106,10 +128,14 @@ class WyomingSynthesizer:
 class FallbackSynthesizer:
     """Remote first; after a fault, that sentence once with the local voice (if allowed)."""
 
-    def __init__(self, remote: WyomingSynthesizer, local: Callable[[], Synthesizer] | None,
-                 emit: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self,
+        remote: WyomingSynthesizer,
+        local: Callable[[], Synthesizer] | None,
+        emit: Callable[..., None] | None = None,
+    ) -> None:
         self.remote = remote
-        self._make_local = local    # None: tts.fallback_to_local is off
+        self._make_local = local  # None: tts.fallback_to_local is off
         self._local: Synthesizer | None = None
         self._emit = emit
         self._current: Synthesizer = remote
@@ -147,13 +173,18 @@ class FallbackSynthesizer:
             if e.unreachable:
                 self._retry_at = time.monotonic() + RETRY_AFTER_S
         if self._make_local is None:
-            raise TtsError(f"{problem}. Falling back to this machine is off (tts.fallback_to_local); "
-                           "start the server or set tts.uri: local") from problem
+            raise TtsError(
+                f"{problem}. Falling back to this machine is off (tts.fallback_to_local); "
+                "start the server or set tts.uri: local"
+            ) from problem
         cut = f" after {played / self.remote.sample_rate:.1f} s of it" if played else ""
         log.warning("%s%s; saying this sentence with the voice on this machine instead", problem, cut)
         if self._emit is not None:
-            self._emit(ev.ERROR, stage="tts_server",
-                       message=f"{problem}. This sentence was spoken by the voice on this machine instead.")
+            self._emit(
+                ev.ERROR,
+                stage="tts_server",
+                message=f"{problem}. This sentence was spoken by the voice on this machine instead.",
+            )
         self.fallbacks += 1
         local = self.local()
         self._current = local
@@ -172,8 +203,13 @@ class FallbackSynthesizer:
 class LanguageVoices:
     """Speaks in the voice for the language of the last transcript; a note when there is none."""
 
-    def __init__(self, default: Synthesizer, default_language: str, voices: dict[str, Synthesizer],
-                 emit: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self,
+        default: Synthesizer,
+        default_language: str,
+        voices: dict[str, Synthesizer],
+        emit: Callable[..., None] | None = None,
+    ) -> None:
         self.default = default
         self.default_language = default_language
         self.voices = voices
@@ -223,10 +259,12 @@ class LanguageVoices:
                 problem = f"The {name} voice failed ({e}); the reply is printed only."
                 spoken = f"My {name} voice is not available, so my answer is on the screen."
         else:
-            problem = (f"No voice is configured for {name} ({language}); the reply is printed only. "
-                       "Add one under tts.voices in the config.")
+            problem = (
+                f"No voice is configured for {name} ({language}); the reply is printed only. "
+                "Add one under tts.voices in the config."
+            )
             spoken = f"I heard {name}, but I have no {name} voice, so my answer is on the screen."
-        log.info("not speaking %r in %s (it is on the screen)", text, language)
+        log.info("not speaking a %d-character reply in %s (it is on the screen)", len(text), language)
         with self._lock:
             if self._noted:
                 return
@@ -244,8 +282,13 @@ def build_voice(spec: str, cfg: TtsConfig, make_local: Callable[[TtsConfig], Syn
     return make_local(cfg.model_copy(update={"voice": spec, "uri": "local"}))
 
 
-def language_voices(default: Synthesizer, cfg: TtsConfig, stt_language: str | None,
-                    make_local: Callable[[TtsConfig], Synthesizer], events=None) -> Synthesizer:
+def language_voices(
+    default: Synthesizer,
+    cfg: TtsConfig,
+    stt_language: str | None,
+    make_local: Callable[[TtsConfig], Synthesizer],
+    events=None,
+) -> Synthesizer:
     """`default`, wrapped to pick a voice per spoken language when that can matter."""
     detects = not stt_language or stt_language == "auto"
     if not cfg.voices and (detects is False and stt_language == cfg.language):

@@ -2,7 +2,9 @@
 
 Typing a command is the user's explicit instruction, so these change data
 without a spoken confirmation; they go through the same store (and undo
-journal) as the voice skills.  Errors print one clear line and exit 1.
+journal) as the voice skills, and each change is written to the audit log by the
+gate's own writer (intent before, outcome after, `chosen_by: keyboard`), so
+`hark history` shows it.  Errors print one clear line and exit 1.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json as jsonlib
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,9 +20,9 @@ if TYPE_CHECKING:
     from skills.store import Task, TaskStore
 
 ConfigOption = Annotated[
-    Optional[Path], typer.Option("--config", "-c", help="Config file (default: the user's config.yaml).")
+    Path | None, typer.Option("--config", "-c", help="Config file (default: the user's config.yaml).")
 ]
-ListOption = Annotated[Optional[str], typer.Option("--list", "-l", help="List name, like 'shopping'.")]
+ListOption = Annotated[str | None, typer.Option("--list", "-l", help="List name, like 'shopping'.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 tasks_app = typer.Typer(
@@ -30,7 +32,7 @@ tasks_app = typer.Typer(
 
 
 class _State:
-    config: Optional[Path] = None
+    config: Path | None = None
 
 
 @tasks_app.callback()
@@ -51,7 +53,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _open_store(config: Optional[Path]) -> "TaskStore":
+def _open_store(config: Path | None) -> TaskStore:
     from skills.registry import SkillError
     from skills.store import TaskStore
     from voice.build import data_dir_problem
@@ -72,16 +74,64 @@ def _open_store(config: Optional[Path]) -> "TaskStore":
         raise _fail(str(e)) from None
 
 
-def _run(store: "TaskStore", action):
-    """Run one store call; a store error becomes a clear message and exit code 1."""
+def _run(store: TaskStore, action, *, audit: tuple[str, dict] | None = None):
+    """Run one store call; a store error becomes a clear message and exit code 1.
+
+    `audit` = (skill name, arguments): a change, recorded as one typed at the keyboard.
+    """
     from skills.registry import SkillError
 
     try:
-        return action()
+        if audit is None:
+            return action()
+        return keyboard_change(audit[0], audit[1], action)
     except SkillError as e:
         raise _fail(str(e)) from None
     finally:
         store.close()
+
+
+def keyboard_change(skill: str, arguments: dict, action):
+    """Run `action` (a change typed at the keyboard) between an audit intent and outcome line.
+
+    Same writer and format as the gate (`skills.gate.append_audit`); the confirmation is the
+    typed command itself. An audit log that can't be written stops the change before it runs.
+    """
+    import uuid
+
+    from skills.gate import AuditError, append_audit
+    from voice.config import data_dir
+
+    path = data_dir() / "audit.jsonl"
+    record = {
+        "time": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "skill": skill,
+        "arguments": arguments,
+        "transcript": "",
+        "confirmation": "typed at the keyboard",
+        "chosen_by": "keyboard",
+    }
+    entry_id = uuid.uuid4().hex[:16]
+    try:
+        append_audit(path, {**record, "phase": "intent", "id": entry_id, "plan": None})
+    except AuditError as e:
+        raise _fail(f"{e}, so I did nothing.") from None
+    try:
+        result = action()
+    except Exception as e:
+        _outcome_line(path, record, entry_id, False, str(e))
+        raise
+    _outcome_line(path, record, entry_id, True, "done")
+    return result
+
+
+def _outcome_line(path: Path, record: dict, entry_id: str, ok: bool, text: str) -> None:
+    from skills.gate import AuditError, append_audit
+
+    try:
+        append_audit(path, {**record, "phase": "outcome", "id": entry_id, "ok": ok, "executed": ok, "text": text})
+    except AuditError as e:  # the change is made: say so, keep it
+        _echo(f"Warning: {e}; this change is not recorded.", err=True)
 
 
 def _parse_due(text: str) -> datetime:
@@ -97,13 +147,13 @@ def _parse_due(text: str) -> datetime:
     return when
 
 
-def _show_time(dt: Optional[datetime]) -> str:
+def _show_time(dt: datetime | None) -> str:
     if dt is None:
         return ""
     return dt.strftime("%Y-%m-%d") if (dt.hour, dt.minute) == (0, 0) else dt.strftime("%Y-%m-%d %H:%M")
 
 
-def _print_tasks_table(tasks: list["Task"], title: str) -> None:
+def _print_tasks_table(tasks: list[Task], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -121,14 +171,21 @@ def _print_tasks_table(tasks: list["Task"], title: str) -> None:
 def add_cmd(
     text: Annotated[list[str], typer.Argument(help="The task's words (quotes optional).")],
     list_name: ListOption = None,
-    due: Annotated[Optional[str], typer.Option("--due", "-d", help="When it is due: 'tomorrow 5pm', '2026-11-24 17:00'.")] = None,
+    due: Annotated[
+        str | None, typer.Option("--due", "-d", help="When it is due: 'tomorrow 5pm', '2026-11-24 17:00'.")
+    ] = None,
     json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Add a task."""
     when = _parse_due(due) if due else None
     store = _open_store(config)
-    task = _run(store, lambda: store.add(" ".join(text), list_name, due=when))
+    item = " ".join(text)
+    task = _run(
+        store,
+        lambda: store.add(item, list_name, due=when),
+        audit=("add_task", {"item": item, "list_name": list_name, "due": due}),
+    )
     if json:
         typer.echo(jsonlib.dumps(task.to_dict(), ensure_ascii=False))
     else:
@@ -154,7 +211,7 @@ def list_cmd(
         _print_tasks_table(tasks, "Tasks" if not list_name else f"Tasks on {tasks[0].list}")
 
 
-def _on_list(store: "TaskStore", task_id: int, list_name: Optional[str]) -> None:
+def _on_list(store: TaskStore, task_id: int, list_name: str | None) -> None:
     """With --list, refuse a task number from another list (a typo must not touch the wrong task)."""
     from skills.store import StoreError
 
@@ -166,30 +223,36 @@ def _on_list(store: "TaskStore", task_id: int, list_name: Optional[str]) -> None
 
 
 @tasks_app.command("done")
-def done_cmd(task_id: Annotated[int, typer.Argument(help="The task's number (see `hark tasks list`).")],
-             list_name: ListOption = None, config: ConfigOption = None) -> None:
+def done_cmd(
+    task_id: Annotated[int, typer.Argument(help="The task's number (see `hark tasks list`).")],
+    list_name: ListOption = None,
+    config: ConfigOption = None,
+) -> None:
     """Mark a task as done."""
     store = _open_store(config)
 
-    def complete() -> "Task":
+    def complete() -> Task:
         _on_list(store, task_id, list_name)
         return store.complete(task_id)
 
-    task = _run(store, complete)
+    task = _run(store, complete, audit=("complete_task", {"task_id": task_id, "list_name": list_name}))
     _echo(f"Done #{task.id}: {task.text}")
 
 
 @tasks_app.command("delete")
-def delete_cmd(task_id: Annotated[int, typer.Argument(help="The task's number (see `hark tasks list`).")],
-               list_name: ListOption = None, config: ConfigOption = None) -> None:
+def delete_cmd(
+    task_id: Annotated[int, typer.Argument(help="The task's number (see `hark tasks list`).")],
+    list_name: ListOption = None,
+    config: ConfigOption = None,
+) -> None:
     """Delete a task (`hark tasks undo` brings it back)."""
     store = _open_store(config)
 
-    def delete() -> "Task":
+    def delete() -> Task:
         _on_list(store, task_id, list_name)
         return store.delete(task_id)
 
-    task = _run(store, delete)
+    task = _run(store, delete, audit=("delete_task", {"task_id": task_id, "list_name": list_name}))
     _echo(f"Deleted #{task.id}: {task.text}")
 
 
@@ -197,13 +260,13 @@ def delete_cmd(task_id: Annotated[int, typer.Argument(help="The task's number (s
 def undo_cmd(config: ConfigOption = None) -> None:
     """Undo the last change to the task lists (made by voice or here)."""
     store = _open_store(config)
-    undone = _run(store, store.undo)
+    undone = _run(store, store.undo, audit=("undo", {}))
     if undone is None:
         raise _fail("there is nothing to undo.")
     _echo(f"Undid {undone}.")
 
 
-def tasks_markdown(tasks: list["Task"]) -> str:
+def tasks_markdown(tasks: list[Task]) -> str:
     """Markdown checklists, one section per list."""
     lines = ["# Tasks"]
     for name in dict.fromkeys(t.list for t in tasks):
@@ -214,7 +277,7 @@ def tasks_markdown(tasks: list["Task"]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def tasks_todotxt(tasks: list["Task"]) -> str:
+def tasks_todotxt(tasks: list[Task]) -> str:
     """todo.txt lines: `x done-date created-date text +list due:YYYY-MM-DD`."""
     lines = []
     for t in tasks:
@@ -336,8 +399,9 @@ def history(
         table.add_row(  # every cell literal text: transcripts and arguments are the user's words
             shown(_short_time(r.get("time"))),
             shown(r.get("skill", "")),
-            shown(args_text if isinstance(args_text, str)
-                  else jsonlib.dumps(args_text, ensure_ascii=False, default=str)),
+            shown(
+                args_text if isinstance(args_text, str) else jsonlib.dumps(args_text, ensure_ascii=False, default=str)
+            ),
             shown(r.get("transcript", "")),
             shown(r.get("confirmation", "")),
             shown(_outcome(r)),

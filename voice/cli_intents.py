@@ -49,15 +49,27 @@ def test_sentence(
         heard = normalize_utterance(sentence)
         if json:
             typer.echo(jsonlib.dumps({"sentence": sentence, "normalized": heard, "match": None}, ensure_ascii=False))
-        typer.echo(f"No template matches {heard!r}; Hark would ask the language model. Templates use hassil "
-                   "syntax: (a|b) alternatives, [optional] words, {slot} for a skill parameter.", err=True)
+        typer.echo(
+            f"No template matches {heard!r}; Hark would ask the language model. Templates use hassil "
+            "syntax: (a|b) alternatives, [optional] words, {slot} for a skill parameter.",
+            err=True,
+        )
         raise typer.Exit(1)
     source = f"Home Assistant intent {found.intent}" if found.intent else f"the {found.name} skill's sentences"
     if json:
-        typer.echo(jsonlib.dumps({
-            "sentence": sentence, "language": found.language, "intent": found.intent or None,
-            "template": found.sentence, "skill": found.name, "arguments": found.arguments,
-        }, ensure_ascii=False))
+        typer.echo(
+            jsonlib.dumps(
+                {
+                    "sentence": sentence,
+                    "language": found.language,
+                    "intent": found.intent or None,
+                    "template": found.sentence,
+                    "skill": found.name,
+                    "arguments": found.arguments,
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     typer.echo(f"language:  {found.language}")
     typer.echo(f"matched:   {source}")

@@ -16,22 +16,24 @@ model is 404 `{"error": "model 'NAME' not found"}`.  Tests script the replies:
 
 With no script left a model echoes: "You said: <last user message>."
 
-Standalone: python tests/ollama_server.py --port 11434 --model qwen3:1.7b [--script replies.json]
+Standalone: python tests/support/ollama_server.py --port 11434 --model qwen3:1.7b [--script replies.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import re
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional, Sequence
+from typing import Any
 
 VERSION = "0.12.6"
 DEFAULT_CAPABILITIES = ("completion", "tools")
@@ -44,24 +46,24 @@ class Reply:
     content: str = ""
     thinking: str = ""
     # [{"name": ..., "arguments": ...}]; arguments are sent as given (dict, str or junk).
-    tool_calls: Optional[list[dict[str, Any]]] = None
+    tool_calls: list[dict[str, Any]] | None = None
     # A JSON value sent as the content (answers to `format=` requests).
     data: Any = None
-    chunk_size: Optional[int] = None  # characters per line; None streams word by word
+    chunk_size: int | None = None  # characters per line; None streams word by word
     delay_s: float = 0.0  # silence before the response starts (timeouts, model loading)
-    chunk_delay_s: Optional[float] = None  # pause between lines; None: the server's default
-    break_after: Optional[int] = None  # drop the connection after this many lines, no done line
-    error: Optional[str] = None
-    error_after: Optional[int] = None  # error line after this many lines; None: HTTP error up front
+    chunk_delay_s: float | None = None  # pause between lines; None: the server's default
+    break_after: int | None = None  # drop the connection after this many lines, no done line
+    error: str | None = None
+    error_after: int | None = None  # error line after this many lines; None: HTTP error up front
     status: int = 500  # HTTP status of an up-front error
     no_done: bool = False  # end the stream cleanly but never send the done line
     # Lines sent verbatim (not JSON-encoded) after this many regular lines: a server sending junk.
-    raw_lines: Optional[list[str]] = None
+    raw_lines: list[str] | None = None
     raw_after: int = 0
     done_reason: str = "stop"
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Reply":
+    def from_dict(cls, d: dict[str, Any]) -> Reply:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -72,7 +74,7 @@ class Reply:
 @dataclass
 class FakeModel:
     name: str
-    capabilities: Optional[list[str]]  # None: an old Ollama that reports none
+    capabilities: list[str] | None  # None: an old Ollama that reports none
     size: int
     family: str
     parameter_size: str
@@ -108,7 +110,7 @@ class RecordedRequest:
 
 @dataclass
 class _Loaded:
-    expires_at: Optional[datetime]  # None: kept forever
+    expires_at: datetime | None  # None: kept forever
 
 
 def full_name(name: str) -> str:
@@ -122,13 +124,13 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _split(text: str, chunk_size: Optional[int]) -> list[str]:
+def _split(text: str, chunk_size: int | None) -> list[str]:
     if not text:
         return []
     if chunk_size:
-        return [text[i: i + chunk_size] for i in range(0, len(text), chunk_size)]
+        return [text[i : i + chunk_size] for i in range(0, len(text), chunk_size)]
     pieces = re.findall(r"\s*\S+", text)
-    tail = text[len("".join(pieces)):]
+    tail = text[len("".join(pieces)) :]
     if tail:
         if pieces:
             pieces[-1] += tail
@@ -141,7 +143,7 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def parse_keep_alive(value: Any) -> Optional[float]:
+def parse_keep_alive(value: Any) -> float | None:
     """Seconds to keep a model loaded (negative: forever). Raises ValueError like Go's time.ParseDuration."""
     if value is None:
         return 300.0
@@ -164,7 +166,7 @@ def _fill_schema(schema: Any, text: str) -> Any:
     """A value matching a JSON schema; strings say `text` ("none" where an enum allows it)."""
     if not isinstance(schema, dict):
         return {"reply": text}
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return "none" if "none" in schema["enum"] else schema["enum"][0]
     kind = schema.get("type", "object")
     if kind == "object":
@@ -181,9 +183,17 @@ def _fill_schema(schema: Any, text: str) -> Any:
     return text
 
 
-def _default_template(capabilities: Optional[list[str]]) -> str:
-    tools = "{{- if .Tools }}<|im_start|>system\n# Tools\n{{ range .Tools }}{{ . }}\n{{ end }}<|im_end|>\n{{ end }}" if capabilities and "tools" in capabilities else ""
-    think = "{{- if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}" if capabilities and "thinking" in capabilities else ""
+def _default_template(capabilities: list[str] | None) -> str:
+    tools = (
+        "{{- if .Tools }}<|im_start|>system\n# Tools\n{{ range .Tools }}{{ . }}\n{{ end }}<|im_end|>\n{{ end }}"
+        if capabilities and "tools" in capabilities
+        else ""
+    )
+    think = (
+        "{{- if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}"
+        if capabilities and "thinking" in capabilities
+        else ""
+    )
     return (
         "{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
         + tools
@@ -200,13 +210,15 @@ class _Abort(Exception):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-    fake: "FakeOllama"
+    fake: FakeOllama
 
 
 class FakeOllama:
     """An Ollama stand-in on 127.0.0.1 (port 0 picks a free port). Start, script, stop."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, chunk_delay_s: float = 0.0, version: str = VERSION) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, chunk_delay_s: float = 0.0, version: str = VERSION
+    ) -> None:
         self.host = host
         self.port = port
         self.chunk_delay_s = chunk_delay_s
@@ -219,12 +231,12 @@ class FakeOllama:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._conns: set[socket.socket] = set()
-        self._server: Optional[_Server] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
 
     # -- lifecycle
 
-    def start(self) -> "FakeOllama":
+    def start(self) -> FakeOllama:
         self._stopping.clear()
         self._server = _Server((self.host, self.port), _Handler)
         self._server.fake = self
@@ -244,16 +256,14 @@ class FakeOllama:
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
 
-    def __enter__(self) -> "FakeOllama":
+    def __enter__(self) -> FakeOllama:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -265,8 +275,15 @@ class FakeOllama:
 
     # -- scripting
 
-    def _make_model(self, name: str, capabilities: Optional[Sequence[str]], size: int, family: Optional[str],
-                    parameter_size: Optional[str], template: Optional[str]) -> FakeModel:
+    def _make_model(
+        self,
+        name: str,
+        capabilities: Sequence[str] | None,
+        size: int,
+        family: str | None,
+        parameter_size: str | None,
+        template: str | None,
+    ) -> FakeModel:
         name = full_name(name)
         base = name.rsplit("/", 1)[-1].split(":")[0]
         caps = None if capabilities is None else list(capabilities)
@@ -275,24 +292,38 @@ class FakeOllama:
             capabilities=caps,
             size=size,
             family=family or base.split(".")[0],
-            parameter_size=parameter_size or (name.split(":")[1].upper() if re.match(r"\d", name.split(":")[1]) else "7B"),
+            parameter_size=parameter_size
+            or (name.split(":")[1].upper() if re.match(r"\d", name.split(":")[1]) else "7B"),
             quantization_level="Q4_K_M",
             template=_default_template(caps) if template is None else template,
             digest=hashlib.sha256(name.encode()).hexdigest(),
             modified_at=_now(),
         )
 
-    def add_model(self, name: str, capabilities: Optional[Sequence[str]] = DEFAULT_CAPABILITIES, *,
-                  size: int = 1_359_000_000, family: Optional[str] = None, parameter_size: Optional[str] = None,
-                  template: Optional[str] = None) -> FakeModel:
+    def add_model(
+        self,
+        name: str,
+        capabilities: Sequence[str] | None = DEFAULT_CAPABILITIES,
+        *,
+        size: int = 1_359_000_000,
+        family: str | None = None,
+        parameter_size: str | None = None,
+        template: str | None = None,
+    ) -> FakeModel:
         """A model that is pulled. capabilities=None emulates an Ollama too old to report them."""
         model = self._make_model(name, capabilities, size, family, parameter_size, template)
         with self._lock:
             self._models[model.name] = model
         return model
 
-    def add_remote(self, name: str, capabilities: Optional[Sequence[str]] = DEFAULT_CAPABILITIES, *,
-                   size: int = 1_359_000_000, template: Optional[str] = None) -> FakeModel:
+    def add_remote(
+        self,
+        name: str,
+        capabilities: Sequence[str] | None = DEFAULT_CAPABILITIES,
+        *,
+        size: int = 1_359_000_000,
+        template: str | None = None,
+    ) -> FakeModel:
         """A model `/api/pull` can download (it becomes local when pulled)."""
         model = self._make_model(name, capabilities, size, None, None, template)
         with self._lock:
@@ -319,7 +350,7 @@ class FakeOllama:
             return [r.body for r in self.requests if r.path == path]
 
     @property
-    def loaded(self) -> dict[str, Optional[datetime]]:
+    def loaded(self) -> dict[str, datetime | None]:
         with self._lock:
             return {name: entry.expires_at for name, entry in self._loaded.items()}
 
@@ -329,11 +360,11 @@ class FakeOllama:
         with self._lock:
             self.requests.append(request)
 
-    def _model(self, name: str) -> Optional[FakeModel]:
+    def _model(self, name: str) -> FakeModel | None:
         with self._lock:
             return self._models.get(full_name(name))
 
-    def _next_reply(self, model: str) -> Optional[Reply]:
+    def _next_reply(self, model: str) -> Reply | None:
         with self._lock:
             queue = self._scripts.get(model)
             return queue.pop(0) if queue else None
@@ -380,7 +411,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet in tests
         pass
 
-    def _read_body(self) -> tuple[bytes, Any, Optional[str]]:
+    def _read_body(self) -> tuple[bytes, Any, str | None]:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         if not raw:
@@ -443,10 +474,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _drop_connection(self) -> None:
         """Hang up mid-body: no terminating chunk, so the client sees a cut stream."""
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     # -- routing
 
@@ -497,7 +526,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- endpoints
 
-    def _known_model(self, body: dict[str, Any]) -> Optional[FakeModel]:
+    def _known_model(self, body: dict[str, Any]) -> FakeModel | None:
         name = body.get("model") or body.get("name")
         if not name:
             self._error(400, "model is required")
@@ -507,14 +536,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, f"model '{name}' not found")
         return model
 
-    def _keep_alive(self, body: dict[str, Any]) -> Optional[float]:
+    def _keep_alive(self, body: dict[str, Any]) -> float | None:
         try:
             return parse_keep_alive(body.get("keep_alive"))
         except ValueError as e:
             self._error(400, str(e))
             return None
 
-    def _load_for(self, body: dict[str, Any]) -> Optional[tuple[FakeModel, float, list[str]]]:
+    def _load_for(self, body: dict[str, Any]) -> tuple[FakeModel, float, list[str]] | None:
         """Checks shared by chat and generate, as Ollama makes them; loads the model. None: refused."""
         model = self._known_model(body)
         if model is None:
@@ -541,9 +570,16 @@ class _Handler(BaseHTTPRequestHandler):
         think = body.get("think")
         if not messages:  # an empty chat only loads (or with keep_alive 0 unloads) the model
             reason = "unload" if keep_alive == 0 else "load"
-            return self._send_json(200, {"model": model.name, "created_at": _now(),
-                                         "message": {"role": "assistant", "content": ""},
-                                         "done_reason": reason, "done": True})
+            return self._send_json(
+                200,
+                {
+                    "model": model.name,
+                    "created_at": _now(),
+                    "message": {"role": "assistant", "content": ""},
+                    "done_reason": reason,
+                    "done": True,
+                },
+            )
         reply = self.fake._next_reply(model.name) or self._default_reply(messages, body.get("format"))
         show_thinking = "thinking" in caps and think is not False
         prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in messages if isinstance(m, dict))
@@ -558,12 +594,15 @@ class _Handler(BaseHTTPRequestHandler):
         prompt = body.get("prompt") or ""
         if not prompt:  # documented: an empty prompt loads the model
             reason = "unload" if keep_alive == 0 else "load"
-            return self._send_json(200, {"model": model.name, "created_at": _now(), "response": "",
-                                         "done": True, "done_reason": reason})
+            return self._send_json(
+                200, {"model": model.name, "created_at": _now(), "response": "", "done": True, "done_reason": reason}
+            )
         messages = [{"role": "user", "content": prompt}]
         reply = self.fake._next_reply(model.name) or self._default_reply(messages, body.get("format"))
         show_thinking = "thinking" in caps and think is not False
-        self._answer(model, reply, body.get("stream", True) is not False, show_thinking, len(prompt.split()), chat=False)
+        self._answer(
+            model, reply, body.get("stream", True) is not False, show_thinking, len(prompt.split()), chat=False
+        )
 
     def _default_reply(self, messages: list[Any], fmt: Any) -> Reply:
         last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
@@ -577,8 +616,9 @@ class _Handler(BaseHTTPRequestHandler):
             return Reply(data=_fill_schema(fmt if isinstance(fmt, dict) else None, text))
         return Reply(content=text)
 
-    def _answer(self, model: FakeModel, reply: Reply, stream: bool, show_thinking: bool,
-                prompt_tokens: int, *, chat: bool) -> None:
+    def _answer(
+        self, model: FakeModel, reply: Reply, stream: bool, show_thinking: bool, prompt_tokens: int, *, chat: bool
+    ) -> None:
         fake = self.fake
         started = time.monotonic_ns()
         fake._wait(reply.delay_s)
@@ -591,7 +631,7 @@ class _Handler(BaseHTTPRequestHandler):
             for i, c in enumerate(reply.tool_calls or [])
         ]
 
-        def piece(text: str = "", think: str = "", tool_calls: Optional[list[Any]] = None) -> dict[str, Any]:
+        def piece(text: str = "", think: str = "", tool_calls: list[Any] | None = None) -> dict[str, Any]:
             if chat:
                 message: dict[str, Any] = {"role": "assistant", "content": text}
                 if think:
@@ -611,9 +651,15 @@ class _Handler(BaseHTTPRequestHandler):
 
         def stats() -> dict[str, Any]:
             total = time.monotonic_ns() - started
-            return {"done_reason": reply.done_reason, "total_duration": total, "load_duration": 1_000_000,
-                    "prompt_eval_count": prompt_tokens, "prompt_eval_duration": total // 10,
-                    "eval_count": max(1, len(pieces)), "eval_duration": total - total // 10}
+            return {
+                "done_reason": reply.done_reason,
+                "total_duration": total,
+                "load_duration": 1_000_000,
+                "prompt_eval_count": prompt_tokens,
+                "prompt_eval_duration": total // 10,
+                "eval_count": max(1, len(pieces)),
+                "eval_duration": total - total // 10,
+            }
 
         pause = fake.chunk_delay_s if reply.chunk_delay_s is None else reply.chunk_delay_s
         if not stream:
@@ -658,7 +704,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         info: dict[str, Any] = {
             "license": "",
-            "modelfile": f'# Modelfile generated by "ollama show"\nFROM {model.name}\nTEMPLATE """{model.template}"""\n',
+            "modelfile": (
+                f'# Modelfile generated by "ollama show"\nFROM {model.name}\nTEMPLATE """{model.template}"""\n'
+            ),
             "parameters": "temperature 0.6\ntop_p 0.95",
             "template": model.template,
             "details": model.details(),
@@ -679,9 +727,23 @@ class _Handler(BaseHTTPRequestHandler):
     def _tags(self, head_only: bool = False) -> None:
         with self.fake._lock:
             models = list(self.fake._models.values())
-        self._send_json(200, {"models": [
-            {"name": m.name, "model": m.name, "modified_at": m.modified_at, "size": m.size,
-             "digest": m.digest, "details": m.details()} for m in models]}, head_only=head_only)
+        self._send_json(
+            200,
+            {
+                "models": [
+                    {
+                        "name": m.name,
+                        "model": m.name,
+                        "modified_at": m.modified_at,
+                        "size": m.size,
+                        "digest": m.digest,
+                        "details": m.details(),
+                    }
+                    for m in models
+                ]
+            },
+            head_only=head_only,
+        )
 
     def _ps(self) -> None:
         fake = self.fake
@@ -691,8 +753,18 @@ class _Handler(BaseHTTPRequestHandler):
             if m is None:
                 continue
             when = expires or datetime(2318, 1, 1, tzinfo=timezone.utc)
-            out.append({"name": m.name, "model": m.name, "size": m.size, "digest": m.digest, "details": m.details(),
-                        "expires_at": when.isoformat().replace("+00:00", "Z"), "size_vram": 0, "context_length": 4096})
+            out.append(
+                {
+                    "name": m.name,
+                    "model": m.name,
+                    "size": m.size,
+                    "digest": m.digest,
+                    "details": m.details(),
+                    "expires_at": when.isoformat().replace("+00:00", "Z"),
+                    "size_vram": 0,
+                    "context_length": 4096,
+                }
+            )
         self._send_json(200, {"models": out})
 
     def _delete(self, body: dict[str, Any]) -> None:
@@ -717,12 +789,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._line({"status": "pulling manifest"})
             self._line({"error": "pull model manifest: file does not exist"})
             return self._end_stream()
-        layers = [(remote.digest, remote.size), (hashlib.sha256(remote.template.encode()).hexdigest(), len(remote.template) + 1)]
+        layers = [
+            (remote.digest, remote.size),
+            (hashlib.sha256(remote.template.encode()).hexdigest(), len(remote.template) + 1),
+        ]
         lines: list[dict[str, Any]] = [{"status": "pulling manifest"}]
         for digest, size in layers:
             for step in range(5):
-                lines.append({"status": f"pulling {digest[:12]}", "digest": f"sha256:{digest}",
-                              "total": size, "completed": size * step // 4})
+                lines.append(
+                    {
+                        "status": f"pulling {digest[:12]}",
+                        "digest": f"sha256:{digest}",
+                        "total": size,
+                        "completed": size * step // 4,
+                    }
+                )
         lines += [{"status": "verifying sha256 digest"}, {"status": "writing manifest"}, {"status": "success"}]
         if not stream:
             fake._pulled(remote)
@@ -744,16 +825,20 @@ def _load_script(path: str, default_model: str) -> dict[str, list[Reply]]:
         data = {default_model: data}
     if not isinstance(data, dict):
         raise SystemExit(f"{path}: expected a list of replies or {{model: [replies]}}")
-    return {model: [Reply.from_dict(r) if isinstance(r, dict) else Reply(content=str(r)) for r in replies]
-            for model, replies in data.items()}
+    return {
+        model: [Reply.from_dict(r) if isinstance(r, dict) else Reply(content=str(r)) for r in replies]
+        for model, replies in data.items()
+    }
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A fake Ollama server for tests, manual runs and benchmarks.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=11434)
     parser.add_argument("--model", action="append", help="a pulled model (repeatable); default qwen3:1.7b")
-    parser.add_argument("--capabilities", default="completion,tools,thinking", help="comma-separated, for every --model")
+    parser.add_argument(
+        "--capabilities", default="completion,tools,thinking", help="comma-separated, for every --model"
+    )
     parser.add_argument("--remote", action="append", default=[], help="a model /api/pull can download (repeatable)")
     parser.add_argument("--script", help="JSON: a list of replies for the first model, or {model: [replies]}")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed lines (token pace)")

@@ -56,8 +56,13 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", self.module, "--uri", self.uri, "--data-dir", str(self.data_dir), *self.args]
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            )
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -96,10 +101,25 @@ class Server:
 
 def whisper_server(data_dir: Path, beam_size: int = 1, compute_type: str = "int8") -> Server:
     """The same model and decoding as the local engine's defaults on a CPU (tiny.en, int8, greedy, VAD filter)."""
-    return Server("wyoming_faster_whisper",
-                  ["--model", whisper_model_dir(), "--language", "en", "--local-files-only",
-                   "--beam-size", str(beam_size), "--compute-type", compute_type, "--vad-filter", "--cpu-threads", "2"],
-                  data_dir, "asr")
+    return Server(
+        "wyoming_faster_whisper",
+        [
+            "--model",
+            whisper_model_dir(),
+            "--language",
+            "en",
+            "--local-files-only",
+            "--beam-size",
+            str(beam_size),
+            "--compute-type",
+            compute_type,
+            "--vad-filter",
+            "--cpu-threads",
+            "2",
+        ],
+        data_dir,
+        "asr",
+    )
 
 
 def piper_server(data_dir: Path) -> Server:

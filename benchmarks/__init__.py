@@ -1,0 +1,1 @@
+"""Hark's benchmarks: `python -m benchmarks.run` (or `make bench`); see benchmarks/README.md."""

@@ -499,7 +499,9 @@ class SpeakerSink(AudioSink):
     """A PortAudio output stream kept open for the whole session (opening one per turn costs latency)."""
 
     REOPEN_EVERY_S = 2.0  # a dead speaker is tried again at most this often
-    OUTPUT_BLOCK_S = 0.1  # one callback's worth of sound
+    # One callback's worth of sound. 40 ms: no underrun with three CPU-bound processes beside a long
+    # `hark say` (same as 100 ms), and 72 ms from audio_out_start to the first sample instead of 202 ms.
+    OUTPUT_BLOCK_S = 0.04
 
     def __init__(self, device: DeviceSpec = None, rate: int = 22050, latency: str = "high") -> None:
         sd = _sd()
@@ -527,7 +529,7 @@ class SpeakerSink(AudioSink):
         sd = _sd()
         self._last_open = time.monotonic()
         try:
-            # A fixed block of OUTPUT_BLOCK_S: the callback runs ~10 times a second, not once per
+            # A fixed block of OUTPUT_BLOCK_S: the callback runs 25 times a second, not once per
             # tiny period, so a busy interpreter (Whisper, Piper) makes it late far less often; a
             # late callback is what the ALSA pulse plugin reports as an underrun.
             self._stream = sd.OutputStream(

@@ -25,7 +25,7 @@ from skills.gate import ConfirmationGate
 from skills.intents import IntentMatcher
 from skills.registry import SkillContext, SkillRegistry
 from voice import events as ev
-from voice.audio import AudioSink, write_wav
+from voice.audio import RATE, AudioSink, write_wav
 from voice.config import Config
 from voice.events import EventBus
 from voice.listen import Utterance, UtteranceSource
@@ -92,6 +92,7 @@ class Assistant:
         self._announcements: queue.Queue[tuple[str, Callable[[], None] | None]] = queue.Queue()
         self._spoken: list[str] = []
         self._unspoken: list[str] = []  # printed in the reply but not read aloud (over max_spoken_chars)
+        self._doubtful = False  # the last transcript was rejected by Whisper's own confidence
         self._speaking = False
         self._heard = False  # whether the last speech was fully played
         self._turn_lock = threading.Lock()
@@ -175,7 +176,7 @@ class Assistant:
         if self.config.debug.record_audio:
             folder = self.parts.data_dir / "recordings"
             try:
-                write_wav(folder / f"{datetime.now():%Y%m%d-%H%M%S-%f}.wav", utt.audio, 16000)
+                write_wav(folder / f"{datetime.now():%Y%m%d-%H%M%S-%f}.wav", utt.audio, RATE)
             except OSError as e:  # a debugging aid must never cost the user's turn
                 log.warning("could not keep the recording in %s: %s", folder, e)
                 self.events.emit(ev.ERROR, stage="recording", message=f"could not keep the recording in {folder}: {e}")
@@ -187,7 +188,7 @@ class Assistant:
         else:
             t = self.parts.transcriber.transcribe(utt.audio)
         self.events.emit(ev.TRANSCRIPT, text=t.text, language=t.language, duration=t.duration, seconds=t.seconds)
-        self._doubtful = bool(getattr(t, "doubtful", ""))  # heard, but Whisper itself doubts the words
+        self._doubtful = bool(t.doubtful)  # heard, but Whisper itself doubts the words
         return t.text
 
     def _ask(self, question: str) -> str | None:
@@ -234,7 +235,7 @@ class Assistant:
         if utt.truncated:
             self._spoken = []
             self._speak(f"That was too long; I only heard the first {self.config.vad.max_utterance_s:g} seconds.")
-        if not text and getattr(self, "_doubtful", False):  # never guess: an invented sentence could act
+        if not text and self._doubtful:  # never guess: an invented sentence could act
             self._spoken = []
             self._speak("Sorry, I didn't catch that.")
             self._end_turn()

@@ -9,7 +9,9 @@ import pytest
 import soundfile as sf
 
 from tests.support.speech import speech_file
-from voice.audio import AudioFileError, DeviceError, WavSink, read_audio, resample, resolve_device
+from voice.audio import AudioFileError, DeviceError, read_audio, resample
+from voice.audio_devices import resolve_device
+from voice.speaker import WavSink
 
 
 def test_any_rate_and_channels_become_16k_mono(tmp_path):
@@ -70,7 +72,7 @@ def test_wav_sink_writes_at_the_voice_rate(tmp_path):
 
 
 def test_unknown_device_lists_what_exists(pulse, monkeypatch):
-    from voice.audio import refresh_devices
+    from voice.audio_devices import refresh_devices
 
     for k, v in pulse.env.items():
         monkeypatch.setenv(k, v)

@@ -18,7 +18,7 @@ MODEL = "qwen3:1.7b"
 ALSA_SCRIPT = r"""
 import ctypes, logging, sys
 logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(name)s %(message)s")
-from voice.audio import quiet_alsa
+from voice.audio_devices import quiet_alsa
 assert quiet_alsa()
 lib = ctypes.CDLL("libasound.so.2")
 pcm = ctypes.c_void_p()
@@ -46,7 +46,7 @@ def test_alsa_messages_go_to_the_log_not_the_terminal():
 
 
 def test_the_speaker_writes_in_fixed_blocks_that_keep_the_reply_prompt():
-    from voice.audio import SpeakerSink
+    from voice.speaker import SpeakerSink
 
     # Fixed blocks so a busy interpreter is late less often (underruns); small enough that the first
     # reply sample is not held back: 100 ms blocks measured 202 ms of output buffering, 40 ms 72 ms.
@@ -89,7 +89,7 @@ def test_devices_lists_sources_and_sinks_by_name(pulse):
 
 CAPTURE = r"""
 import sys, numpy as np
-from voice.audio import MicrophoneSource
+from voice.microphone import MicrophoneSource
 mic = MicrophoneSource(sys.argv[1]).start()
 print("device", mic.device.name, flush=True)
 peak = 0
@@ -239,6 +239,6 @@ def test_models_pull_fails_clearly_when_the_speech_model_path_does_not_exist(tmp
 
 
 def test_quiet_alsa_is_harmless_twice():
-    from voice.audio import quiet_alsa
+    from voice.audio_devices import quiet_alsa
 
     assert quiet_alsa() is True and quiet_alsa() is True

@@ -70,10 +70,11 @@ def test_an_announcement_counts_as_played_only_when_the_speaker_played_it(own_pu
     """A timer is marked fired by `on_played`: never while the speaker is gone, and once it is back."""
     from skills.registry import SkillRegistry
     from voice.assistant import Assistant, Parts
-    from voice.audio import SpeakerSink, refresh_devices
+    from voice.audio_devices import refresh_devices
     from voice.config import Config
     from voice.events import EventBus
     from voice.llm import Brain
+    from voice.speaker import SpeakerSink
 
     for k, v in own_pulse.client_env().items():
         if k.startswith(("PULSE", "XDG", "HOME")):

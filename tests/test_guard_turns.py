@@ -21,11 +21,11 @@ from tests.support.ollama_server import Reply
 from tests.support.speech import speech_file
 from voice import events as ev
 from voice.assistant import APOLOGY, Assistant, Parts
-from voice.audio import WavSink
 from voice.config import Config
 from voice.events import EventBus, log_writer
 from voice.listen import FileListener
 from voice.llm import DATA_RULE, Brain
+from voice.speaker import WavSink
 
 MODEL = "qwen3:1.7b"
 

@@ -149,10 +149,11 @@ def test_missing_microphone_is_a_clear_message(pulse, ollama, tmp_path):
 
 def test_an_answer_begun_before_the_timeout_is_heard_to_its_end(pulse, monkeypatch):
     """The confirmation wait ends at its timeout only if the user has not started speaking."""
-    from voice.audio import MicrophoneSource, refresh_devices
+    from voice.audio_devices import refresh_devices
     from voice.config import VadConfig
     from voice.events import EventBus
     from voice.listen import LiveListener
+    from voice.microphone import MicrophoneSource
 
     for k, v in pulse.client_env().items():
         if k.startswith(("PULSE", "XDG", "HOME")):

@@ -19,11 +19,12 @@ from tests.support.cli import hark_env, run_hark
 from tests.support.ollama_server import Reply
 from tests.support.speech import speech_file
 from voice.assistant import Assistant, Parts
-from voice.audio import WavSink, write_wav
+from voice.audio import write_wav
 from voice.config import Config
 from voice.events import EventBus
 from voice.listen import FileListener
 from voice.llm import Brain
+from voice.speaker import WavSink
 
 MODEL = "qwen3:1.7b"
 

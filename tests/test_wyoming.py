@@ -24,10 +24,11 @@ from tests.support.speech import nonspeech_rows, speech_file, speech_rows
 from tests.support.wyoming_servers import free_port, piper_server, whisper_server
 from tests.test_stt import endpointed
 from voice import events as ev
-from voice.audio import RATE, WavSink, read_audio
+from voice.audio import RATE, read_audio
 from voice.config import SttConfig, TtsConfig
 from voice.events import EventBus
 from voice.speak import Mouth
+from voice.speaker import WavSink
 from voice.stt import SttError
 from voice.tts import TtsError
 from voice.wyoming_link import WyomingError, server_problem

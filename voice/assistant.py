@@ -25,12 +25,13 @@ from skills.gate import ConfirmationGate
 from skills.intents import IntentMatcher
 from skills.registry import SkillContext, SkillRegistry
 from voice import events as ev
-from voice.audio import RATE, AudioSink, write_wav
+from voice.audio import RATE, write_wav
 from voice.config import Config
 from voice.events import EventBus
 from voice.listen import Utterance, UtteranceSource
 from voice.llm import DATA_RULE, Brain, BrainError, Conversation, StreamBroken, TextDelta, ThinkingDelta, ToolRequest
 from voice.speak import Mouth
+from voice.speaker import AudioSink
 from voice.stt import SttError, Transcriber
 from voice.text import SentenceStream
 from voice.tts import Synthesizer

@@ -200,7 +200,7 @@ def build_parts(config: Config, events, sink, *, need_stt: bool = True, synth=No
 
 def open_speaker(config: Config, rate: int, device: str | None = None):
     """The speaker for replies (`device`, else audio.output_device), opened at `rate`."""
-    from voice.audio import SpeakerSink
+    from voice.speaker import SpeakerSink
 
     return SpeakerSink(
         device if device is not None else config.audio.output_device, rate=rate, latency=config.audio.output_latency

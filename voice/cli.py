@@ -222,9 +222,9 @@ def listen(
 
     def start():
         from voice.assistant import Assistant
-        from voice.audio import MicrophoneSource
         from voice.build import build_parts, build_synth, open_speaker
         from voice.listen import LiveListener
+        from voice.microphone import MicrophoneSource
 
         # Devices first: a missing microphone is reported before any model loads.
         mic = MicrophoneSource(input_device if input_device is not None else cfg.audio.input_device, cfg.audio.frame_ms)
@@ -323,10 +323,10 @@ def say(
     tts: str | None = TtsOpt,
 ) -> None:
     """Speak TEXT with the configured Piper voice."""
-    from voice.audio import WavSink
     from voice.build import build_synth, open_speaker
     from voice.events import EventBus
     from voice.speak import Mouth
+    from voice.speaker import WavSink
 
     cfg = _config(config, verbose, tts=tts)
 
@@ -361,9 +361,10 @@ def _one_shot(
     answer: Callable[[str], str | None] | None = None,
 ):
     from voice.assistant import Assistant
-    from voice.audio import DeviceError, NullSink, TeeSink, WavSink
+    from voice.audio import DeviceError
     from voice.build import NoVoice, build_parts, build_synth, open_speaker
     from voice.listen import FileListener
+    from voice.speaker import NullSink, TeeSink, WavSink
 
     # Nobody hears a quiet reply: no voice is loaded at all (Piper's import and load cost seconds).
     synth = NoVoice() if quiet and output is None else build_synth(cfg)
@@ -527,7 +528,7 @@ def devices(config: Path | None = ConfigOpt, json_out: bool = JsonOpt) -> None:
     """
     from rich.table import Table
 
-    from voice.audio import list_devices
+    from voice.audio_devices import list_devices
     from voice.devices import server_devices
 
     _config(config)

@@ -34,7 +34,8 @@ LEVEL_SECONDS = 1.0
 
 def check_device(cfg: Config, kind: str) -> Check:
     """The microphone (`kind` input: found, and sound arrives) or the speaker (output: found)."""
-    from voice.audio import AudioError, resolve_device
+    from voice.audio import AudioError
+    from voice.audio_devices import resolve_device
 
     name = "microphone" if kind == "input" else "speaker"
     spec = cfg.audio.input_device if kind == "input" else cfg.audio.output_device
@@ -66,7 +67,7 @@ def record_level(spec, frame_ms: int, seconds: float) -> float:
     """Record `seconds` from the microphone; its RMS level in dBFS (-inf for digital silence)."""
     import numpy as np
 
-    from voice.audio import MicrophoneSource
+    from voice.microphone import MicrophoneSource
 
     mic = MicrophoneSource(spec, frame_ms).start()
     frames: list = []

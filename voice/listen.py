@@ -30,9 +30,10 @@ from typing import Protocol
 import numpy as np
 
 from voice import events as ev
-from voice.audio import AudioFileError, MicrophoneSource, frames_of, read_audio
+from voice.audio import AudioFileError, frames_of, read_audio
 from voice.config import VadConfig
 from voice.events import EventBus
+from voice.microphone import MicrophoneSource
 from voice.stt import SttStream, Transcriber, stream_opener
 from voice.vad import Endpointer, SpeechDiscarded, SpeechEnded, SpeechStarted
 

@@ -13,8 +13,9 @@ import threading
 import numpy as np
 
 from voice import events as ev
-from voice.audio import AudioError, AudioSink
+from voice.audio import AudioError
 from voice.events import EventBus
+from voice.speaker import AudioSink
 from voice.text import speakable
 from voice.tts import Synthesizer
 

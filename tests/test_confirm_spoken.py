@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from skills.confirm import Verdict, classify_answer, question, reask
-from skills.store import TaskStore
 from tests.support.cli import hark_env, run_hark
 from tests.support.ollama_server import FakeOllama
 from tests.support.speech import speech_file
+from tests.support.tasks import open_task_texts
 from voice.audio import RATE, read_audio, resample, to_int16, write_wav
 
 MODEL = "qwen3:1.7b"
@@ -123,21 +123,13 @@ def test_silence_is_silence(transcriber):
 # ---------------------------------------------------------------- end to end: hark run --answers
 
 
-def _tasks(data_dir: Path) -> list[str]:
-    store = TaskStore(data_dir / "hark.db")
-    try:
-        return [t.text for t in store.list_tasks()]
-    finally:
-        store.close()
-
-
 @pytest.fixture
 def three_tasks(_data_dir):
     env = hark_env(HARK_DATA_DIR=str(_data_dir))
     for t in ("buy milk", "call mom", "fix the bike"):
         r = run_hark("tasks", "add", t, env=env)
         assert r.returncode == 0, r.stderr
-    assert _tasks(_data_dir) == ["buy milk", "call mom", "fix the bike"]
+    assert open_task_texts(_data_dir) == ["buy milk", "call mom", "fix the bike"]
     return _data_dir
 
 
@@ -187,7 +179,7 @@ def _executed_clears(data_dir: Path) -> list[dict]:
 )
 def test_spoken_non_answer_keeps_every_task(say, three_tasks, tmp_path, first, second):
     events = _clear_by_voice(say, three_tasks, [say(first)[1], say(second)[1]], tmp_path)
-    assert _tasks(three_tasks) == ["buy milk", "call mom", "fix the bike"]
+    assert open_task_texts(three_tasks) == ["buy milk", "call mom", "fix the bike"]
     assert not [e for e in events if e["event"] == "confirmed"]
     assert [e for e in events if e["event"] == "cancelled"]
     assert _executed_clears(three_tasks) == []
@@ -207,7 +199,7 @@ def test_spoken_non_answer_keeps_every_task(say, three_tasks, tmp_path, first, s
 def test_spoken_yes_clears_the_list(say, three_tasks, tmp_path, answers):
     wavs = [speech_file(a) if a.endswith(".wav") else say(a)[1] for a in answers]
     events = _clear_by_voice(say, three_tasks, wavs, tmp_path)
-    assert _tasks(three_tasks) == []
+    assert open_task_texts(three_tasks) == []
     assert [e["verdict"] for e in events if e["event"] == "confirm_answer"][-1] == "yes"
     assert [e for e in events if e["event"] == "confirmed"]
     done = _executed_clears(three_tasks)

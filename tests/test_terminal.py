@@ -22,6 +22,7 @@ from skills.store import TaskStore
 from tests.support.cli import HARK, hark_env, run_hark
 from tests.support.ollama_server import FakeOllama, Reply
 from tests.support.paths import ROOT
+from tests.support.tasks import open_task_texts
 from voice.events import Event
 
 MODEL = "qwen3:1.7b"
@@ -94,14 +95,6 @@ def seed(data_dir: Path, *texts: str) -> None:
     for t in texts:
         store.add(t, "inbox")
     store.close()
-
-
-def open_tasks(data_dir: Path) -> list[str]:
-    store = TaskStore(data_dir / "hark.db")
-    try:
-        return [t.text for t in store.list_tasks()]
-    finally:
-        store.close()
 
 
 @pytest.fixture
@@ -212,11 +205,11 @@ def test_ask_on_a_terminal_takes_a_typed_answer(env, _data_dir, typed, confirms)
         assert "Please say yes or no" in err
     if confirms:
         assert code == 0, err
-        assert open_tasks(_data_dir) == []
+        assert open_task_texts(_data_dir) == []
         assert "Deleted" in session.stdout
     else:
         assert code == 3, err
-        assert open_tasks(_data_dir) == ["buy milk", "call mom", "fix the bike"]
+        assert open_task_texts(_data_dir) == ["buy milk", "call mom", "fix the bike"]
         assert "Okay, I won't." in session.stdout
     assert "Traceback" not in err
 
@@ -227,7 +220,7 @@ def test_end_of_input_at_the_question_cancels(env, _data_dir):
     session.wait_for(PROMPT)
     session.type("\x04")  # Ctrl-D
     assert session.finish() == 3, session.stderr
-    assert open_tasks(_data_dir) == ["buy milk"]
+    assert open_task_texts(_data_dir) == ["buy milk"]
 
 
 def test_with_no_terminal_only_answer_files_answer(env, _data_dir):
@@ -235,7 +228,7 @@ def test_with_no_terminal_only_answer_files_answer(env, _data_dir):
     piped = run_hark("ask", "--quiet", "delete all my tasks", env=env, input="yes\nyes\n")
     assert piped.returncode == 3, piped.stderr  # a piped "yes" is not the user's answer
     assert PROMPT not in piped.stderr
-    assert open_tasks(_data_dir) == ["buy milk", "call mom"]
+    assert open_task_texts(_data_dir) == ["buy milk", "call mom"]
     from tests.support.speech import speech_file
 
     spoken = run_hark(
@@ -248,7 +241,7 @@ def test_with_no_terminal_only_answer_files_answer(env, _data_dir):
         input="no\n",
     )
     assert spoken.returncode == 0, spoken.stderr
-    assert open_tasks(_data_dir) == []
+    assert open_task_texts(_data_dir) == []
 
 
 def test_a_failed_action_exits_1(env, _data_dir):

@@ -19,18 +19,9 @@ import skills.timers as timers
 from skills.registry import SkillContext, SkillRegistry
 from skills.timer_service import CLAIM_LEASE_S, TimerService
 from skills.timers import on_start, service_for
+from tests.support.paths import ROOT
+from tests.support.polling import wait_for
 from voice.config import Config
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def states(path: Path) -> dict[str, str]:

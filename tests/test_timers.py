@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,17 +17,9 @@ from skills.timer_service import TimerService, announcement, away_announcement
 from skills.timer_store import REMINDER, TIMER, Timer, rounded_left
 from skills.timer_words import find_reminder, find_timer, resolve_reminder_time
 from skills.timers import on_start, service_for
+from tests.support.polling import wait_for
 from voice.config import Config
 from voice.events import EventBus
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 @pytest.fixture

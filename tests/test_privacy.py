@@ -13,7 +13,8 @@ from pathlib import Path
 from tests.support.cli import hark_env, run_hark
 from tests.support.paths import ROOT
 from tests.support.speech import speech_file
-from tests.test_terminal import PROMPT, TerminalSession, open_tasks
+from tests.support.tasks import open_task_texts
+from tests.test_terminal import PROMPT, TerminalSession
 
 
 def mode(path: Path) -> int:
@@ -38,7 +39,7 @@ def test_everything_hark_writes_is_private(_data_dir, tmp_path):
     assert set(open_files.values()) == {0o600}, open_files
     session.type("yes\n")
     assert session.finish() == 0, session.stderr
-    assert open_tasks(_data_dir) == []
+    assert open_task_texts(_data_dir) == []
 
     # A note, and a turn from a file with debug recording on (a kept WAV), confirmed by a spoken yes.
     config = tmp_path / "c.yaml"

@@ -20,7 +20,8 @@ import pytest
 
 from tests.support.cli import hark_env, run_hark
 from tests.support.speech import speech_file
-from tests.test_terminal import open_tasks, seed
+from tests.support.tasks import open_task_texts
+from tests.test_terminal import seed
 
 ROOT_USER = os.geteuid() == 0
 
@@ -128,7 +129,7 @@ def test_read_only_data_folder(tmp_path):
         finally:
             make_writable(folder)
         assert digest(folder / "hark.db") == before
-        assert open_tasks(folder) == ["buy milk", "call mom"]
+        assert open_task_texts(folder) == ["buy milk", "call mom"]
 
 
 @pytest.mark.skipif(not ROOT_USER, reason="filling a file system needs a tmpfs mount (root)")
@@ -145,7 +146,7 @@ def test_full_data_folder(tmp_path):
         assert history.returncode == 0 and "add_task" in history.stdout, history.stderr
         filler.unlink()
         assert digest(folder / "hark.db") == before
-        assert open_tasks(folder) == ["buy milk", "call mom"]
+        assert open_task_texts(folder) == ["buy milk", "call mom"]
         assert not list(folder.glob(".hark-write-test-*"))  # the probe leaves nothing behind
 
 

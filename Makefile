@@ -14,7 +14,8 @@ BIN     = $(VENV)/bin
 SUDO    = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 RUN_DEBS  = libportaudio2 python3-venv
-TEST_DEBS = $(RUN_DEBS) pulseaudio pulseaudio-utils libasound2-plugins git espeak-ng
+TEST_DEBS = $(RUN_DEBS) pulseaudio pulseaudio-utils libasound2-plugins git espeak-ng \
+	xvfb xdotool xclip x11-utils x11-xkb-utils python3-tk
 
 .PHONY: run test test-fast check install install-test install-dev system-deps test-system-deps bench doctor clean
 

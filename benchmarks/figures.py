@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from voice.bench.progress import say  # progress on stderr, shared with `hark bench`
+
+__all__ = ["Figure", "Report", "fig", "perf", "say"]
 
 
 @dataclass
@@ -80,11 +83,6 @@ class Report:
         """The figure's main value, or None if it was not measured."""
         f = self.get(section, key)
         return f.main if f else None
-
-
-def say(msg: str) -> None:
-    """Progress on stderr (stdout carries the table)."""
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def perf() -> float:

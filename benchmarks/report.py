@@ -17,14 +17,17 @@ from typing import Any
 from benchmarks.figures import Figure, Report
 from benchmarks.measure_load import MODELS
 
-SECTIONS = ("load", "stt", "tts", "vad", "loop")
+SECTIONS = ("load", "stt", "tts", "vad", "loop", "engine")
 SECTION_TITLES = {
     "load": "1. Model load time",
     "stt": "2. Transcription (faster-whisper, beam 1, int8 on CPU)",
     "tts": "3. Speech synthesis (Piper)",
     "vad": "4. Voice activity detection",
     "loop": "5. The live loop through real (PulseAudio null-sink) devices",
+    "engine": "6. `hark bench`: Hark beside the plain loop, from the audio",
 }
+# Sections whose block is their own markdown (the figures are in it already), not the figure table.
+OWN_TABLE = frozenset({"engine"})
 BLOCKS = ("run", "machine", *SECTIONS)
 
 
@@ -118,7 +121,7 @@ def render(rep: Report, machine: dict[str, str]) -> dict[str, list[str]]:
         lines: list[str] = []
         if section in rep.errors:
             lines += ["**This section failed:**", "", "```", rep.errors[section].strip()[-3000:], "```", ""]
-        if figs:
+        if figs and section not in OWN_TABLE:
             lines += figure_table(list(figs.values()))
         if section not in rep.errors or figs:
             lines += DETAIL[section](rep)
@@ -275,14 +278,14 @@ def _turn(r: dict[str, Any]) -> str:
             return "–"
         return f"{(r[key] - r['speech_end']) * 1000:.0f} ms"
 
-    text = r.get("transcript")
+    text = r.get("text")
     shown = "(none)" if text is None else (f'"{text}"' if text else "(empty)")
     if r.get("intent"):
         shown += f" → intent {r['intent']}"
     if r.get("errors"):
         shown += " (error: " + "; ".join(str(e) for e in r["errors"])[:120] + ")"
     return (
-        f"| {r['turn']} | {r['label']} | {shown} | {since_end('ev_speech_end')} | {since_end('ev_transcript')} "
+        f"| {r['turn']} | {r['said']} | {shown} | {since_end('ev_speech_end')} | {since_end('ev_transcript')} "
         f"| {since_end('ev_audio_out_start')} | {since_end('out_first')} |"
     )
 
@@ -308,10 +311,18 @@ def _breakdown(rep: Report) -> list[str]:
     ]
 
 
+def _engine(rep: Report) -> list[str]:
+    from voice.bench.report import markdown
+
+    result = rep.extra.get("engine")
+    return markdown(result) if result else []
+
+
 DETAIL: dict[str, Callable[[Report], list[str]]] = {
     "load": _load,
     "stt": _stt,
     "tts": _tts,
     "vad": _vad,
     "loop": _loop,
+    "engine": _engine,
 }

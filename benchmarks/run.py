@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Hark's benchmarks: model loads, transcription, synthesis, endpointing and the live loop.
+"""Hark's benchmarks: model loads, transcription, synthesis, endpointing, the live loop and `hark bench`.
 
-    .venv/bin/python -m benchmarks.run [--quick] [--runs N] [--only load,stt,tts,vad,loop] [--out PATH]
+    .venv/bin/python -m benchmarks.run [--quick] [--runs N] [--only load,stt,tts,vad,loop,engine] [--out PATH]
 
 Prints a table and writes the measured blocks of docs/benchmarks.md (figures, date, machine); the text around
 them is written by hand. Every figure is the median of several runs (default 5) with its min and max. `--quick`
@@ -26,10 +26,10 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python benchmarks/run.py`: Python put benchmarks/, not the repository, first
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import measure_load, measure_loop, measure_stt, measure_tts, measure_vad, report
+from benchmarks import measure_engine, measure_load, measure_loop, measure_stt, measure_tts, measure_vad, report
 from benchmarks.figures import Figure, Report, perf, say
-from benchmarks.machine import cpu_snapshot, machine_info, other_load, wait_until_quiet
 from tests.support.paths import ROOT, models_dir
+from voice.bench.machine import cpu_snapshot, machine_info, other_load, wait_until_quiet
 
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTIONS = report.SECTIONS
@@ -39,6 +39,7 @@ MEASURE: dict[str, Callable[[Report, int, bool], None]] = {
     "tts": measure_tts.measure,
     "vad": measure_vad.measure,
     "loop": measure_loop.measure,
+    "engine": measure_engine.measure,
 }
 
 

@@ -16,7 +16,22 @@ Every action that changes something is audited in `audit.jsonl` twice, each
 line fsynced: an `intent` entry before it runs (no entry, no action) and an
 `outcome` entry after.  The outcome line keeps every field of the older
 single-line format (time, skill, arguments, transcript, confirmation,
-chosen_by), so readers of the old log keep working.
+chosen_by), so readers of the old log keep working.  A cancelled call ran
+nothing and writes nothing there (its CANCELLED event says why).
+
+The question is a state of the dialogue, not a call that blocks it:
+`begin()` validates, builds the plan and either runs the call (nothing to
+ask) or announces the question and returns a `PendingAction`; `answer()`
+takes whatever came next (the user's words, or None for silence, a timeout
+or a barge-in that was no answer) and runs, re-asks once or cancels;
+`cancel()` drops the question when the dialogue moves on.  `execute()` is
+the same steps with `ask` in between, for one-shot commands.
+
+Locking: a lock makes each step atomic (timers fire from another thread),
+but it is not held while a question waits, so other calls may run between
+`begin()` and `answer()`.  That is safe because of the plan: the skill
+executes the plan it read back or raises `StateChanged` if its target has
+moved meanwhile, and `answer()` settles each `PendingAction` once only.
 """
 
 from __future__ import annotations
@@ -28,7 +43,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -106,6 +121,25 @@ def _what_it_does(skill: Skill) -> str:
     return f"{verb} {rest}".strip()
 
 
+@dataclass(frozen=True)
+class PendingAction:
+    """A question the gate has asked and is waiting on: the dialogue's 'confirming' state.
+
+    Returned by `ConfirmationGate.begin` (and by `answer` for the one re-ask); hand it back to
+    `answer` or `cancel`.  Only the gate makes these, and each settles once: a copy, a forged one
+    or one already answered or cancelled runs nothing.
+    """
+
+    name: str
+    arguments: dict[str, Any]  # validated
+    plan: Plan  # what will run on a yes, exactly (the preview was built from it)
+    question: str  # what to say now
+    transcript: str
+    source: str
+    attempt: int = 1  # 1 for the question, 2 for the re-ask after an unclear answer
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+
+
 class ConfirmationGate:
     """Runs skills, asking first for every consequential one (see the module docstring)."""
 
@@ -129,12 +163,113 @@ class ConfirmationGate:
         self.not_required = check_not_required(not_required, registry)
         self.reask_on_unclear = reask_on_unclear
         self.set_state = set_state
-        self._lock = threading.Lock()  # one action at a time (timers fire from another thread)
+        # One step at a time (timers fire from another thread); never held while a question waits.
+        self._lock = threading.Lock()
+        self._open: dict[str, PendingAction] = {}  # questions asked and not yet settled, by id
+
+    # ------------------------------------------------------------ one call, blocking
 
     def execute(self, name: str, arguments: Any, *, transcript: str = "", source: str = "model") -> ActionOutcome:
-        """Run one skill call through the gate (one call at a time); never raises for a skill's failure."""
+        """Run one skill call through the gate, asking with `self.ask`; never raises for a skill's failure."""
+        step = self.begin(name, arguments, transcript=transcript, source=source)
+        while isinstance(step, PendingAction):
+            try:
+                reply = self.ask(step.question)
+            except BaseException:  # the question itself failed (Ctrl-C, audio gone): it is dropped
+                self.cancel(step, "the question was interrupted")
+                raise
+            step = self.answer(step, reply)
+        return step
+
+    # ------------------------------------------------------------ one call, step by step
+
+    def begin(
+        self, name: str, arguments: Any, *, transcript: str = "", source: str = "model"
+    ) -> ActionOutcome | PendingAction:
+        """Validate and plan a call; run it now if no question is needed, else ask (CONFIRM_REQUEST).
+
+        A `PendingAction` means the question has been announced: speak `pending.question`, then
+        pass what the user said to `answer`, or drop it with `cancel`.
+        """
         with self._lock:
-            return self._execute(name, arguments, transcript, source)
+            self.events.emit(ev.ToolCall(skill=name, arguments=arguments, source=source))
+            try:
+                skill = self.registry.get(name)
+                args = skill.validate(arguments)
+            except SkillError as e:
+                self.events.emit(ev.Error(stage="skill", message=str(e)))
+                return ActionOutcome(name, arguments if isinstance(arguments, dict) else {}, False, str(e), False, None)
+
+            self.ctx.transcript = transcript
+            self.ctx.source = source
+            waived = self._needs_question(skill, source)
+            plan: Plan | None = None
+            if skill.consequential or skill.confirm_if_model:
+                # The plan is built even when no question is asked, so the skill always executes one.
+                try:
+                    plan = skill.describe_action(self.ctx, args)
+                except SkillError as e:
+                    self.events.emit(ev.ActionResult(skill=name, ok=False, text=str(e)))
+                    return ActionOutcome(name, args, False, str(e), False, None)
+            if waived is not None:
+                return self._run(skill, args, plan, transcript, source, waived)
+            assert plan is not None  # a question is only needed for a call that changes something
+            pending = PendingAction(name, args, plan, confirm.question(plan.text), transcript, source)
+            return self._ask_step(pending)
+
+    def answer(self, pending: PendingAction, text: str | None) -> ActionOutcome | PendingAction:
+        """The user's answer to `pending` (None: silence, a timeout, or a barge-in that was no answer).
+
+        Strict yes runs the confirmed plan; no and silence cancel; an unclear answer is re-asked
+        once (a new `PendingAction`), then cancels.
+        """
+        with self._lock:
+            if not self._settle(pending):
+                return self._stale(pending)
+            verdict = classify_answer(text)
+            self.events.emit(ev.ConfirmAnswer(text=text or "", verdict=verdict.value))
+            tries = 2 if self.reask_on_unclear else 1
+            if verdict is Verdict.UNCLEAR and pending.attempt < tries:
+                again = PendingAction(
+                    pending.name,
+                    pending.arguments,
+                    pending.plan,
+                    confirm.reask(pending.plan.text),
+                    pending.transcript,
+                    pending.source,
+                    pending.attempt + 1,
+                )
+                return self._ask_step(again)
+            if verdict is not Verdict.YES:
+                return self._cancelled(pending, _WHY_CANCELLED[verdict], text)
+            self.events.emit(ev.Confirmed(skill=pending.name, answer=text or ""))
+            try:
+                skill = self.registry.get(pending.name)
+            except SkillError as e:  # the skill went away while asking (a reload): nothing runs
+                self.events.emit(ev.ActionResult(skill=pending.name, ok=False, text=str(e)))
+                return ActionOutcome(pending.name, pending.arguments, False, str(e), False, None)
+            # Another call may have run while the user was answering: this call's words, not its.
+            self.ctx.transcript = pending.transcript
+            self.ctx.source = pending.source
+            confirmation = f"spoken yes: {text!r}"
+            return self._run(skill, pending.arguments, pending.plan, pending.transcript, pending.source, confirmation)
+
+    def cancel(self, pending: PendingAction, reason: str) -> ActionOutcome:
+        """The dialogue dropped the question (a new instruction, shutdown): CANCELLED, nothing runs.
+
+        Cancelling a question that is already settled does nothing more (and emits nothing).
+        """
+        with self._lock:
+            if not self._settle(pending):
+                return ActionOutcome(pending.name, pending.arguments, False, "Okay, I won't.", False, None)
+            return self._cancelled(pending, reason, None)
+
+    def open_questions(self) -> list[PendingAction]:
+        """The questions asked and not yet answered or cancelled (oldest first)."""
+        with self._lock:
+            return list(self._open.values())
+
+    # ------------------------------------------------------------ the steps' parts (lock held)
 
     def _needs_question(self, skill: Skill, source: str) -> str | None:
         """None if the user must say yes first, else why not (recorded as the confirmation)."""
@@ -148,40 +283,41 @@ class ConfirmationGate:
             return None if source == "model" else f"chosen by {'a template' if source == 'template' else source}"
         return "not consequential"
 
-    def _execute(self, name: str, arguments: Any, transcript: str, source: str) -> ActionOutcome:
-        self.events.emit(ev.TOOL_CALL, name=name, arguments=arguments, source=source)
-        try:
-            skill = self.registry.get(name)
-            args = skill.validate(arguments)
-        except SkillError as e:
-            self.events.emit(ev.ERROR, stage="skill", message=str(e))
-            return ActionOutcome(name, arguments if isinstance(arguments, dict) else {}, False, str(e), False, None)
+    def _ask_step(self, pending: PendingAction) -> PendingAction:
+        self._open[pending.id] = pending
+        self.set_state("confirming")
+        self.events.emit(ev.ConfirmRequest(text=pending.question))
+        return pending
 
-        self.ctx.transcript = transcript
-        self.ctx.source = source
-        changes = skill.consequential or skill.confirm_if_model
-        waived = self._needs_question(skill, source)
-        confirmation = waived or ""
-        plan: Plan | None = None
-        if changes:
-            # The plan is built even when no question is asked, so the skill always executes one.
-            try:
-                plan = skill.describe_action(self.ctx, args)
-            except SkillError as e:
-                self.events.emit(ev.ACTION_RESULT, name=name, ok=False, text=str(e))
-                return ActionOutcome(name, args, False, str(e), False, None)
-        if waived is None:
-            assert plan is not None
-            verdict, answer = self._confirm(plan.text)
-            if verdict is not Verdict.YES:
-                reason = _WHY_CANCELLED[verdict]
-                self.events.emit(ev.CANCELLED, name=name, reason=reason, answer=answer)
-                return ActionOutcome(name, args, False, "Okay, I won't.", False, None)
-            self.events.emit(ev.CONFIRMED, name=name, answer=answer)
-            confirmation = f"spoken yes: {answer!r}"
+    def _settle(self, pending: PendingAction) -> bool:
+        """Close `pending`; False if the gate did not ask it or it is already settled (runs nothing)."""
+        if self._open.get(pending.id) is not pending:
+            return False
+        del self._open[pending.id]
+        return True
 
+    def _stale(self, pending: PendingAction) -> ActionOutcome:
+        log.warning("an answer came for a question that is no longer open (%s); nothing runs", pending.name)
+        text = "That question was already settled, so I did nothing."
+        return ActionOutcome(pending.name, pending.arguments, False, text, False, None)
+
+    def _cancelled(self, pending: PendingAction, reason: str, answer: str | None) -> ActionOutcome:
+        self.events.emit(ev.Cancelled(skill=pending.name, reason=reason, answer=answer))
+        return ActionOutcome(pending.name, pending.arguments, False, "Okay, I won't.", False, None)
+
+    def _run(
+        self,
+        skill: Skill,
+        args: dict[str, Any],
+        plan: Plan | None,
+        transcript: str,
+        source: str,
+        confirmation: str,
+    ) -> ActionOutcome:
+        """Audit the intent, run the skill with the confirmed plan, audit the outcome."""
+        name = skill.name
         entry_id: str | None = None
-        if changes:
+        if skill.consequential or skill.confirm_if_model:
             entry_id = uuid.uuid4().hex[:16]
             try:
                 self._append(
@@ -194,8 +330,8 @@ class ConfirmationGate:
                 )
             except AuditError as e:
                 text = f"{e}, so I did nothing."
-                self.events.emit(ev.ERROR, stage="audit", message=text)
-                self.events.emit(ev.ACTION_RESULT, name=name, ok=False, text=text)
+                self.events.emit(ev.Error(stage="audit", message=text))
+                self.events.emit(ev.ActionResult(skill=name, ok=False, text=text))
                 return ActionOutcome(name, args, False, text, False, confirmation)
 
         self.set_state("acting")
@@ -209,7 +345,7 @@ class ConfirmationGate:
         except Exception as e:  # a bug in a skill must not end the loop
             log.exception("skill %s failed", name)
             text = f"Sorry, {skill.spoken_name} failed: {e}"
-            self.events.emit(ev.ERROR, stage="skill", message=text)
+            self.events.emit(ev.Error(stage="skill", message=text))
             outcome = ActionOutcome(name, args, False, text, True, confirmation)
         else:
             outcome = ActionOutcome(name, args, True, result.text, True, confirmation, result.data)
@@ -228,25 +364,9 @@ class ConfirmationGate:
                     }
                 )
             except AuditError as e:  # the action already ran: say so in the log, keep its result
-                self.events.emit(ev.ERROR, stage="audit", message=f"{e}; the outcome of {name} is not recorded")
-        self.events.emit(ev.ACTION_RESULT, name=name, ok=outcome.ok, text=outcome.text)
+                self.events.emit(ev.Error(stage="audit", message=f"{e}; the outcome of {name} is not recorded"))
+        self.events.emit(ev.ActionResult(skill=name, ok=outcome.ok, text=outcome.text))
         return outcome
-
-    def _confirm(self, preview: str) -> tuple[Verdict, str | None]:
-        question = confirm.question(preview)
-        tries = 2 if self.reask_on_unclear else 1
-        answer: str | None = None
-        verdict = Verdict.SILENCE
-        for _ in range(tries):
-            self.set_state("confirming")
-            self.events.emit(ev.CONFIRM_REQUEST, text=question)
-            answer = self.ask(question)
-            verdict = classify_answer(answer)
-            self.events.emit(ev.CONFIRM_ANSWER, text=answer or "", verdict=verdict.value)
-            if verdict is not Verdict.UNCLEAR:
-                break
-            question = confirm.reask(preview)
-        return verdict, answer
 
     @staticmethod
     def _record(name: str, args: dict[str, Any], transcript: str, confirmation: str, source: str) -> dict[str, Any]:

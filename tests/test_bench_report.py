@@ -78,3 +78,64 @@ def test_the_benchmarks_document_has_every_block_marker_once():
     text = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     for name in report.BLOCKS:
         assert text.count(f"<!-- bench:{name} -->") == 1 and text.count(f"<!-- /bench:{name} -->") == 1, name
+
+
+def _program(endpoint: float, first_audio: float, stop_ms: float | None, config: bool | None) -> dict:
+    row = {
+        "run": 1,
+        "file": "cmu_goforward.wav",
+        "said": "go forward ten meters",
+        "heard": "Go forward 10 meters.",
+        "intent": None,
+        "measured": True,
+        "why_not_measured": None,
+        "ms": {"endpoint": endpoint, "transcript": 900.0, "first_token": 910.0, "first_audio": first_audio},
+        "whisper_ms": 600.0,
+        "errors": [],
+    }
+    cut = {**row, "file": "jfk_ask_not.wav", "measured": False, "why_not_measured": "cut in two"}
+    times = {"endpoint": endpoint, "transcript": 900.0, "first_token": 910.0, "first_audio": first_audio}
+    trial = {"run": 1, "file": "speechcommands_yes.wav", "stop_ms": stop_ms, "stopped": stop_ms is not None,
+             "heard": "Yes." if stop_ms else None, "why": None if stop_ms else "the reply did not stop"}  # fmt: skip
+    return {
+        "turns": {"played": 2, "measured": 1},
+        "median_ms": times,
+        "p90_ms": times,
+        "idle_cpu_percent": 1.5,
+        "rss_mb": 400.0,
+        "rss_rest_mb": 350.0,
+        "startup_s": 5.0,
+        "barge_in_stop_ms": stop_ms,
+        "barge_in": {"config": config, "trials": [trial]},
+        "rows": [row, cut],
+        "checks": {"paplay_minus_recording_ms": 80.0, "endpoint_from_stream_times_ms": endpoint},
+    }
+
+
+def test_the_engine_block_is_hark_bench_s_own_table_beside_the_plain_loop(tmp_path):
+    result = {
+        "runs": 1,
+        "files": [{"file": "cmu_goforward.wav", "seconds": 2.79, "said": "go forward ten meters"}],
+        "ttft_ms": 0.0,
+        "reply": "Done. Anything else?",
+        "started": "2026-11-30T23:00:00+00:00",
+        "seconds": 240.0,
+        "machine": {"CPU": "test CPU", "Cores": "2 logical", "Hark": "abc1234"},
+        **_program(700.0, 1400.0, 120.0, True),
+        "anchor": _program(400.0, 1200.0, None, False),
+    }
+    rep = _report()
+    rep.extra["engine"] = result
+    rep.add("engine", "hark_endpoint", fig("Hark: speech end → end decided", "ms", [700.0]))
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(_document(), encoding="utf-8")
+    assert "engine" in report.write(rep, MACHINE, doc)
+    block = doc.read_text(encoding="utf-8").split("<!-- bench:engine -->")[1].split("<!-- /bench:engine -->")[0]
+    first_audio = "| speech end → first reply audio on the device | 1400 ms | 1400 ms | 1200 ms | 1200 ms | ≤ 600 ms |"
+    assert first_audio in block
+    assert "| idle CPU (% of one core) | 1.5 % |  | 1.5 % |  | ≤ 3 % |" in block
+    assert "| barge-in: interruption begins → output silent | 120 ms |  | – |  | ≤ 300 ms |" in block
+    assert "| plain loop | 1 | jfk_ask_not.wav |" in block and "cut in two |" in block
+    assert "Hark (audio.barge_in: true), run 1 (speechcommands_yes.wav): silent 120 ms after the interruption" in block
+    assert "turns measured: Hark 1 of 2, the plain loop 1 of 2" in block
+    assert "| figure | median | min | max |" not in block  # its own table, not the generic figure table

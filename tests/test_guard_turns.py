@@ -289,9 +289,9 @@ def test_the_log_at_info_holds_no_words_only_names_and_sizes(ollama, build, _dat
 def test_event_history_is_bounded():
     bus = EventBus()
     for i in range(2500):
-        bus.emit("state", state="listening", n=i)
+        bus.emit(ev.State(state="listening", previous=str(i)))
     assert len(bus.history) == ev.HISTORY_LIMIT == 1000
-    assert bus.history[-1].data["n"] == 2499 and bus.history[0].data["n"] == 1500
+    assert bus.history[-1].data["previous"] == "2499" and bus.history[0].data["previous"] == "1500"
 
 
 # ------------------------------------------------------------ timers: only the live loop fires them

@@ -31,7 +31,9 @@ def hark(pulse, ollama, tmp_path, _data_dir):
     config.write_text(f"llm:\n  model: {MODEL}\nconfirm:\n  timeout_s: 8\n")
     procs = []
 
-    def start() -> HarkProcess:
+    def start(extra: str = "") -> HarkProcess:
+        if extra:
+            config.write_text(config.read_text() + extra)
         p = HarkProcess(pulse.client_env(HARK_DATA_DIR=str(_data_dir), OLLAMA_HOST=ollama.url), config)
         procs.append(p)
         p.wait_for("ready", timeout=120)
@@ -77,7 +79,8 @@ def test_spoken_instruction_through_real_devices(pulse, hark, transcriber, tmp_p
 
     heard = transcriber.transcribe(read_audio(recording)).text.lower()
     assert "you said" in heard and "meters" in heard, heard
-    assert h.stop() == 0  # Ctrl-C: a clean exit
+    code = h.stop()
+    assert code == 0, "".join(h.stderr)[-3000:]  # Ctrl-C: a clean exit
 
 
 def test_confirmation_answered_on_the_microphone_after_the_question(pulse, hark, synth, tmp_path, _data_dir):
@@ -110,8 +113,12 @@ def test_confirmation_answered_on_the_microphone_after_the_question(pulse, hark,
     store.close()
 
 
-def test_does_not_take_its_own_voice_for_the_user(pulse, hark):
-    """The speaker routed back into the microphone, as on a laptop without a headset."""
+@pytest.mark.parametrize("barge_in", [True, False], ids=["echo-cancelled", "muted-while-speaking"])
+def test_does_not_take_its_own_voice_for_the_user(pulse, hark, barge_in):
+    """The speaker routed back into the microphone, as on a laptop without a headset.
+
+    With barge-in the echo canceller keeps Hark's voice out; without it the microphone is muted.
+    """
     env = pulse._env()
     module = subprocess.run(
         ["pactl", "load-module", "module-loopback", "source=hark_out.monitor", "sink=hark_in", "latency_msec=60"],
@@ -121,10 +128,11 @@ def test_does_not_take_its_own_voice_for_the_user(pulse, hark):
         check=True,
     ).stdout.strip()
     try:
-        h = hark()
+        h = hark(f"audio:\n  barge_in: {str(barge_in).lower()}\n")
         pulse.play(speech_file("cmu_goforward.wav"))
         h.wait_for("reply")
         later = h.drain(6.0)
+        assert not [e for e in later if e["event"] in ("barge_in", "own_voice")], later
         # It heard its own "You said: go forward ten meters" on the loopback, and must not have answered it.
         assert not [e for e in later if e["event"] == "transcript"], later
     finally:

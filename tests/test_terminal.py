@@ -23,7 +23,7 @@ from tests.support.cli import HARK, hark_env, run_hark
 from tests.support.ollama_server import FakeOllama, Reply
 from tests.support.paths import ROOT
 from tests.support.tasks import open_task_texts
-from voice.events import Event
+from voice import events as ev
 
 MODEL = "qwen3:1.7b"
 MARKUP = "close the [/b] tag"
@@ -146,10 +146,10 @@ def test_the_live_printer_shows_reply_lines_with_brackets(capsys):
     from voice.cli import _human_printer
 
     show = _human_printer(one_shot=False)
-    show(Event("transcript", 0.0, {"text": "add [red]milk[/red] \x1b[2J"}))
-    show(Event("reply", 0.1, {"text": "[Added milk.] [link=https://evil.example]https://good.example[/link] [/b]"}))
-    show(Event("confirm_request", 0.2, {"text": "I'll delete [b]3[/b] tasks. Should I do that?"}))
-    show(Event("error", 0.3, {"stage": "llm", "message": "bad line [1, 2]\x1b[31m"}))
+    show(ev.Transcript(text="add [red]milk[/red] \x1b[2J", language="en", duration=1.0, seconds=0.1))
+    show(ev.Reply(text="[Added milk.] [link=https://evil.example]https://good.example[/link] [/b]"))
+    show(ev.ConfirmRequest(text="I'll delete [b]3[/b] tasks. Should I do that?"))
+    show(ev.Error(stage="llm", message="bad line [1, 2]\x1b[31m"))
     err = capsys.readouterr().err
     assert "you: add [red]milk[/red] [2J" in err
     assert "hark: [Added milk.] [link=https://evil.example]https://good.example[/link] [/b]" in err

@@ -59,9 +59,9 @@ def remote_stt(uri: str, **kw) -> WyomingTranscriber:
 
 
 def with_fallback(uri: str, transcriber, events: list | None = None, **kw) -> FallbackTranscriber:
-    def emit(name, **data):
+    def emit(event):
         if events is not None:
-            events.append((name, data))
+            events.append((event.name, event.data))
 
     return FallbackTranscriber(remote_stt(uri, **kw), lambda: transcriber, emit)
 
@@ -296,7 +296,7 @@ def test_synthesis_falls_back_when_the_server_is_down(synth, transcriber):
     events: list = []
     uri = f"tcp://127.0.0.1:{free_port()}"
     fb = FallbackSynthesizer(
-        WyomingSynthesizer(uri, TtsConfig(uri=uri)), lambda: synth, lambda name, **d: events.append((name, d))
+        WyomingSynthesizer(uri, TtsConfig(uri=uri)), lambda: synth, lambda e: events.append((e.name, e.data))
     )
     audio = np.concatenate(list(fb.synthesize("The timer is done.")))
     assert fb.fallbacks == 1 and fb.sample_rate == synth.sample_rate
@@ -321,7 +321,7 @@ def test_synthesis_from_a_misbehaving_server_falls_back(synth, reply, hang_up, n
         fb = FallbackSynthesizer(
             WyomingSynthesizer(fake.uri, TtsConfig(uri=fake.uri, timeout_s=1.0)),
             lambda: synth,
-            lambda name, **d: events.append((name, d)),
+            lambda e: events.append((e.name, e.data)),
         )
         audio = list(fb.synthesize("Done."))
     finally:
@@ -336,7 +336,7 @@ def test_synthesis_server_killed_mid_reply_says_the_sentence_again_locally(tmp_p
     fb = FallbackSynthesizer(
         WyomingSynthesizer(server.uri, TtsConfig(uri=server.uri, timeout_s=60)),
         lambda: synth,
-        lambda name, **d: events.append((name, d)),
+        lambda e: events.append((e.name, e.data)),
     )
     got = []
     try:
@@ -387,7 +387,7 @@ def test_a_language_without_a_voice_gets_a_spoken_note_in_the_default_voice(synt
     bus.subscribe(lambda e: seen.append(e))
     router = language_voices(synth, TtsConfig(), "auto", lambda cfg: synth, bus)
     assert isinstance(router, LanguageVoices)
-    bus.emit(ev.TRANSCRIPT, text="불 켜 줘", language="ko")
+    bus.emit(ev.Transcript(text="불 켜 줘", language="ko", duration=1.0, seconds=0.1))
     first = list(router.synthesize("불을 켰어요."))
     second = list(router.synthesize("다른 것도 있어요."))
     assert first and not second  # one note per turn, the reply itself only on the screen
@@ -396,7 +396,7 @@ def test_a_language_without_a_voice_gets_a_spoken_note_in_the_default_voice(synt
     heard = normalize(transcriber.transcribe(to_int16(resample(np.concatenate(first), synth.sample_rate, RATE))).text)
     assert "voice" in heard and "answer is on the screen" in heard  # ("Korean" itself tiny.en hears variously)
     assert any(e.name == ev.ERROR and "Korean" in e.data["message"] for e in seen)
-    bus.emit(ev.TRANSCRIPT, text="turn on the light", language="en")
+    bus.emit(ev.Transcript(text="turn on the light", language="en", duration=1.0, seconds=0.1))
     assert list(router.synthesize("Done."))  # English again: the default voice speaks
 
 
@@ -404,7 +404,7 @@ def test_a_language_mapped_to_a_wyoming_voice_is_spoken_by_that_server(tts_serve
     bus = EventBus()
     cfg = TtsConfig(voices={"fr": tts_server.uri})
     router = language_voices(synth, cfg, "auto", lambda c: synth, bus)
-    bus.emit(ev.TRANSCRIPT, text="allume la lumière", language="fr")
+    bus.emit(ev.Transcript(text="allume la lumière", language="fr", duration=1.0, seconds=0.1))
     audio = list(router.synthesize("D'accord."))
     assert audio and isinstance(router._current, WyomingSynthesizer)
 
@@ -416,7 +416,7 @@ def test_a_language_voice_on_a_server_that_is_down_gets_the_note(synth, transcri
     router = language_voices(
         synth, TtsConfig(voices={"fr": f"tcp://127.0.0.1:{free_port()}"}), "auto", lambda c: synth, bus
     )
-    bus.emit(ev.TRANSCRIPT, text="allume la lumière", language="fr")
+    bus.emit(ev.Transcript(text="allume la lumière", language="fr", duration=1.0, seconds=0.1))
     note = list(router.synthesize("D'accord."))
     assert note and not list(router.synthesize("C'est fait."))
     from voice.audio import resample, to_int16
@@ -501,7 +501,7 @@ def test_an_unreachable_speech_server_is_not_waited_for_on_every_sentence(synth)
     events: list = []
     uri = f"tcp://127.0.0.1:{free_port()}"
     fb = FallbackSynthesizer(
-        WyomingSynthesizer(uri, TtsConfig(uri=uri)), lambda: synth, lambda name, **d: events.append((name, d))
+        WyomingSynthesizer(uri, TtsConfig(uri=uri)), lambda: synth, lambda e: events.append((e.name, e.data))
     )
     assert list(fb.synthesize("One.")) and list(fb.synthesize("Two.")) and list(fb.synthesize("Three."))
     assert len(events) == 1 and fb.fallbacks == 1  # one message; the next sentences go straight to the local voice

@@ -9,6 +9,11 @@ traceback goes to the log) and a short spoken apology, and the loop goes on.
 A model turn runs at most `MAX_TOOL_CALLS` tools and speaks at most
 `llm.max_spoken_chars` of its answer (the `reply` event carries all of it).
 Only the live loop (`live=True`) starts the skills' background work (timers).
+
+Live, `voice.engine.Engine` runs the turns on a worker thread and routes what the
+user says: to a new turn, or to the question a turn is waiting on. `barge_in()`
+(the user started speaking) stops Hark's voice at once; a reply cut that way ends
+its turn, and the conversation keeps only the words the user heard.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from skills.gate import ConfirmationGate
+from skills.gate import ActionOutcome, ConfirmationGate, PendingAction
 from skills.intents import IntentMatcher
 from skills.registry import SkillContext, SkillRegistry
 from voice import events as ev
@@ -30,15 +36,18 @@ from voice.config import Config
 from voice.events import EventBus
 from voice.listen import Utterance, UtteranceSource
 from voice.llm import DATA_RULE, Brain, BrainError, Conversation, StreamBroken, TextDelta, ThinkingDelta, ToolRequest
+from voice.own_voice import echoes
 from voice.speak import Mouth
 from voice.speaker import AudioSink
 from voice.stt import SttError, Transcriber
-from voice.text import SentenceStream
+from voice.text import FIRST_CLAUSE_WORDS, SentenceStream
 from voice.tts import Synthesizer
 from voice.turn import State, TurnState
 
 log = logging.getLogger("hark.assistant")
 
+# A transcript that repeats what Hark said this recently is taken for its own voice (barge-in only).
+OWN_VOICE_WINDOW_S = 8.0
 # More tool calls than this in one answer is a confused (or steered) model: the rest are dropped.
 MAX_TOOL_CALLS = 3
 APOLOGY = "Sorry, something went wrong; the details are in the log."
@@ -97,8 +106,18 @@ class Assistant:
         self._speaking = False
         self._heard = False  # whether the last speech was fully played
         self._turn_lock = threading.Lock()
+        # Barge-in: with an echo canceller the microphone stays open while Hark speaks.
+        self.barge_in = False  # set by the engine when the echo canceller works
+        self.routed = False  # the engine hands answers over through `answers` (else the listener is asked)
+        self.answers: queue.Queue[Utterance | None] = queue.Queue()  # None: no answer will come (shutdown)
+        self.awaiting_answer = threading.Event()  # a question is out: the next utterance is its answer
+        self.pending: PendingAction | None = None  # the question the dialogue waits on (the confirming state)
+        self._interrupted = threading.Event()  # the user cut this turn's reply short
+        self._heard_reply = ""  # what the user heard of it
+        self._asked_model = False  # this turn went to the model (so the conversation holds its answer)
+        self._recently_said: list[tuple[float, str]] = []  # (when, text): to recognise Hark's own voice
         for problem in parts.registry.load_errors:
-            self.events.emit(ev.ERROR, stage="skills", message=problem)
+            self.events.emit(ev.Error(stage="skills", message=problem))
         if live:  # one-shot `ask`/`run` never fire timers: the running `listen` says them
             parts.registry.start(self.ctx)
         self.events.subscribe(self._on_event)
@@ -108,9 +127,11 @@ class Assistant:
     def _speak(self, text: str) -> None:
         if not text.strip():
             return
+        if self._interrupted.is_set():
+            return  # the user cut in: nothing more of this turn is said
         if not self._speaking:
             self._speaking = True
-            if self.listener and self.config.audio.mute_while_speaking:
+            if self.listener and not self.barge_in:
                 self.listener.pause()
         if self.state.state != State.SPEAKING and self.state.state != State.CONFIRMING:
             self.state.to(State.SPEAKING)
@@ -124,8 +145,30 @@ class Assistant:
             return  # nothing said: keep what the user may have said meanwhile
         self._heard = self.mouth.wait()
         self._speaking = False
-        if self.listener and self.config.audio.mute_while_speaking:
+        if self.listener and not self.barge_in:
             self.listener.resume()
+
+    def interrupt(self) -> None:
+        """The user started speaking (any thread): if Hark is talking, stop now.
+
+        A question is only silenced (what the user says is its answer); a reply is cut,
+        and its turn ends with the words that were heard.
+        """
+        if not self._speaking:
+            return
+        if self.awaiting_answer.is_set():
+            self.mouth.interrupt()
+            self.events.emit(ev.BargeIn(during="question"))
+            return
+        self._interrupted.set()
+        self._heard_reply = self.mouth.interrupt()
+        self.events.emit(ev.BargeIn(during="reply", heard=self._heard_reply))
+
+    def own_voice(self, text: str) -> bool:
+        """Whether a transcript is Hark's own recent words coming back (what the echo canceller missed)."""
+        now = time.monotonic()
+        self._recently_said = [(t, s) for t, s in self._recently_said if now - t < OWN_VOICE_WINDOW_S]
+        return any(echoes(text, said) for _, said in self._recently_said)
 
     def announce(self, text: str, on_played: Callable[[], None] | None = None) -> None:
         """Something to say unprompted (a timer is due); spoken at the next idle moment. Any thread.
@@ -133,7 +176,7 @@ class Assistant:
         `on_played()` is called once the words have actually been played (not when queued),
         so a timer is marked fired only after the user could hear it.
         """
-        self.events.emit(ev.TIMER_FIRED, text=text)
+        self.events.emit(ev.TimerFired(text=text))
         self._announcements.put((text, on_played))
 
     def _on_event(self, event) -> None:
@@ -150,20 +193,22 @@ class Assistant:
                 return
             with self._turn_lock:
                 try:
+                    self._begin_turn()
                     self._spoken = []
                     failures = self.mouth.failures
                     self._heard = False
                     self._speak(text)
                     self._finish_speaking()
                     heard = self._heard and self.mouth.failures == failures
-                    self.events.emit(ev.REPLY, text=text, announcement=True, played=heard)
+                    self.events.emit(ev.Reply(text=text, announcement=True, played=heard))
                     if on_played is not None and heard:
                         on_played()  # only now may a timer count as fired
                     elif on_played is not None:
                         self.events.emit(
-                            ev.ERROR,
-                            stage="speech",
-                            message="An announcement could not be played, so it was not marked as heard.",
+                            ev.Error(
+                                stage="speech",
+                                message="An announcement could not be played, so it was not marked as heard.",
+                            )
                         )
                 except Exception as e:
                     self._recover(e, "announcement")
@@ -180,7 +225,7 @@ class Assistant:
                 write_wav(folder / f"{datetime.now():%Y%m%d-%H%M%S-%f}.wav", utt.audio, RATE)
             except OSError as e:  # a debugging aid must never cost the user's turn
                 log.warning("could not keep the recording in %s: %s", folder, e)
-                self.events.emit(ev.ERROR, stage="recording", message=f"could not keep the recording in {folder}: {e}")
+                self.events.emit(ev.Error(stage="recording", message=f"could not keep the recording in {folder}: {e}"))
         if utt.stream is not None:
             # The listener streamed it while the user spoke (a Wyoming server): only the decoding is left.
             t = utt.stream.finish(utt.audio)
@@ -188,27 +233,64 @@ class Assistant:
             raise SttError("no speech-to-text model is loaded")
         else:
             t = self.parts.transcriber.transcribe(utt.audio)
-        self.events.emit(ev.TRANSCRIPT, text=t.text, language=t.language, duration=t.duration, seconds=t.seconds)
+        self.events.emit(ev.Transcript(text=t.text, language=t.language, duration=t.duration, seconds=t.seconds))
         self._doubtful = bool(t.doubtful)  # heard, but Whisper itself doubts the words
         return t.text
 
     def _ask(self, question: str) -> str | None:
         """The gate's question: speak it, wait until it has been heard, then take the answer."""
-        self._speak(question)
-        self._finish_speaking()
-        if self._answer is not None:
-            return self._answer(question)
-        if self.listener is None or self.listener.exhausted:
-            return None
-        utt = self.listener.next_utterance(timeout=self.config.confirm.timeout_s)
+        if self.routed:
+            self.awaiting_answer.set()  # from now on, what the user says answers it (even mid-question)
+        try:
+            self._speak(question)
+            self._finish_speaking()
+            if self._answer is not None:
+                return self._answer(question)
+            if self.listener is None or self.listener.exhausted:
+                return None
+            utt = self._next_answer() if self.routed else self.listener.next_utterance(self.config.confirm.timeout_s)
+        finally:
+            self.awaiting_answer.clear()
         if utt is None:
             return None
         try:
             text = self.transcribe(utt)
         except SttError as e:
-            self.events.emit(ev.ERROR, stage="stt", message=str(e))
+            self.events.emit(ev.Error(stage="stt", message=str(e)))
             return None
         return text or None
+
+    def _act(self, name: str, arguments: object, transcript: str, source: str) -> ActionOutcome:
+        """One skill call through the gate, the question being a state of the dialogue.
+
+        `pending` holds the question; the next thing the user says (or silence) settles it.
+        """
+        step = self.gate.begin(name, arguments, transcript=transcript, source=source)
+        while isinstance(step, PendingAction):
+            self.pending = step
+            try:
+                answer = self._ask(step.question)
+            except BaseException:
+                self.gate.cancel(step, "the question was interrupted")
+                raise
+            finally:
+                self.pending = None
+            step = self.gate.answer(step, answer)
+        return step
+
+    def _next_answer(self) -> Utterance | None:
+        """The engine's next utterance, within `confirm.timeout_s` of the question (longer if one has begun)."""
+        try:
+            return self.answers.get(timeout=self.config.confirm.timeout_s)
+        except queue.Empty:
+            pass
+        endpointer = getattr(self.listener, "endpointer", None)
+        if endpointer is None or not endpointer.in_speech:
+            return None  # silence: the question is cancelled
+        try:
+            return self.answers.get(timeout=self.config.vad.max_utterance_s + 1.0)
+        except queue.Empty:
+            return None
 
     # ------------------------------------------------------------ turns
 
@@ -220,7 +302,14 @@ class Assistant:
             except Exception as e:
                 self._recover(e, "turn")
 
+    def _begin_turn(self) -> None:
+        self._asked_model = False
+        self._interrupted.clear()
+        self._heard_reply = ""
+        self.mouth.new_reply()
+
     def _handle_utterance_locked(self, utt: Utterance) -> None:
+        self._begin_turn()
         self._unspoken = []
         if self.state.state == State.LISTENING:
             self.state.to(State.RECORDING)
@@ -228,7 +317,7 @@ class Assistant:
         try:
             text = self.transcribe(utt)
         except SttError as e:
-            self.events.emit(ev.ERROR, stage="stt", message=str(e))
+            self.events.emit(ev.Error(stage="stt", message=str(e)))
             self._spoken = []
             self._speak("Sorry, speech recognition failed. " + str(e))
             self._end_turn()
@@ -244,12 +333,17 @@ class Assistant:
         if not text:
             self._end_turn(reply=False)
             return
+        if self.barge_in and self.own_voice(text):  # never act on Hark's own words
+            self.events.emit(ev.OwnVoice(text=text, message="That was my own voice, not yours; I ignored it."))
+            self._end_turn(reply=False)
+            return
         self._handle_text_locked(text, keep_spoken=utt.truncated)
 
     def handle_text(self, text: str) -> None:
         """One typed turn: answer the text (an unexpected error is reported, never raised)."""
         with self._turn_lock:
             try:
+                self._begin_turn()
                 self._handle_text_locked(text)
             except Exception as e:
                 self._recover(e, "turn")
@@ -257,7 +351,7 @@ class Assistant:
     def _recover(self, e: Exception, what: str) -> None:
         """The guard: an unexpected error ends this turn, never the loop."""
         log.exception("unexpected error in %s", what)
-        self.events.emit(ev.ERROR, stage=what, message=f"Unexpected error: {type(e).__name__}: {e}")
+        self.events.emit(ev.Error(stage=what, message=f"Unexpected error: {type(e).__name__}: {e}"))
         try:
             self.mouth.stop()  # drop the rest of a half-spoken answer
             if self.state.state == State.RECORDING:
@@ -284,14 +378,15 @@ class Assistant:
         match = self.intents.match(text)
         if match is not None:
             self.events.emit(
-                ev.INTENT,
-                name=match.name,
-                arguments=match.arguments,
-                sentence=match.sentence,
-                language=match.language,
-                intent=match.intent,
+                ev.Intent(
+                    skill=match.name,
+                    arguments=match.arguments,
+                    sentence=match.sentence,
+                    language=match.language,
+                    intent=match.intent,
+                )
             )
-            outcome = self.gate.execute(match.name, match.arguments, transcript=text, source="template")
+            outcome = self._act(match.name, match.arguments, text, "template")
             # In the sentence's language where the package has a reply (Korean), else the skill's (English) words.
             reply = match.reply(self.ctx, outcome.text, outcome.ok, outcome.data)
             self._say_in(match.language if reply != outcome.text else "en", reply)
@@ -307,34 +402,44 @@ class Assistant:
             return
         self._unspoken.append(text)
         self.events.emit(
-            ev.ERROR,
-            stage="voice",
-            message=(
-                f"No {language} voice is installed, so this reply is printed only. To hear it, set "
-                f"tts.voices: {{{language}: <a {language} Piper voice .onnx or a Wyoming URI>}} in the config."
-            ),
+            ev.Error(
+                stage="voice",
+                message=(
+                    f"No {language} voice is installed, so this reply is printed only. To hear it, set "
+                    f"tts.voices: {{{language}: <a {language} Piper voice .onnx or a Wyoming URI>}} in the config."
+                ),
+            )
         )
 
     def _end_turn(self, reply: bool = True) -> None:
         self._finish_speaking()
-        if reply:
+        said = " ".join(self._spoken)
+        if said:
+            self._recently_said.append((time.monotonic(), said))
+        if self._interrupted.is_set() and self._asked_model:
+            self.conversation.cut_reply(self._heard_reply)  # the model remembers what was heard, not meant
+        if reply and self._interrupted.is_set():
+            self.events.emit(ev.Reply(text=self._heard_reply, interrupted=True))
+        elif reply:
             if self._unspoken:
                 self.events.emit(
-                    ev.REPLY,
-                    text=" ".join(self._spoken + self._unspoken),
-                    unspoken_chars=sum(len(t) for t in self._unspoken),
+                    ev.Reply(
+                        text=" ".join(self._spoken + self._unspoken),
+                        unspoken_chars=sum(len(t) for t in self._unspoken),
+                    )
                 )
             else:
-                self.events.emit(ev.REPLY, text=" ".join(self._spoken))
+                self.events.emit(ev.Reply(text=" ".join(self._spoken)))
         if self.state.state != State.LISTENING:
             self.state.to(State.LISTENING)
 
     def _ask_model(self, text: str) -> None:
+        self._asked_model = True
         brain = self.parts.brain
         conv = self.conversation
         mark = conv.mark()
         conv.add_user(text)
-        sentences = SentenceStream()
+        sentences = SentenceStream(first_clause_words=FIRST_CLAUSE_WORDS)  # speak the first clause at once
         answer: list[str] = []
         calls: list[ToolRequest] = []
         thinking = 0
@@ -350,6 +455,8 @@ class Assistant:
 
         try:
             for item in brain.respond(conv, self.parts.registry.tool_schemas()):
+                if self._interrupted.is_set():
+                    break  # the user cut in: stop generating (closing the stream stops the model)
                 if isinstance(item, TextDelta):
                     answer.append(item.text)
                     for sentence in sentences.push(item.text):
@@ -362,7 +469,7 @@ class Assistant:
                 say(sentence)
         except BrainError as e:
             partial = "".join(answer) or (e.partial if isinstance(e, StreamBroken) else "")
-            self.events.emit(ev.ERROR, stage="llm", message=str(e))
+            self.events.emit(ev.Error(stage="llm", message=str(e)))
             # The unfinished sentence is not spoken (it would end mid-word); the finished ones were.
             # Keep the user's words and whatever was already said; drop only the broken half-turn.
             conv.rollback(mark)
@@ -372,19 +479,26 @@ class Assistant:
             return
         finally:
             if thinking:
-                self.events.emit(ev.THINKING, chars=thinking)
+                self.events.emit(ev.Thinking(chars=thinking))
+        if self._interrupted.is_set():
+            # No action runs; `_end_turn` leaves the model only the words the user heard.
+            conv.add_assistant("".join(answer))
+            if calls:
+                self.events.emit(ev.Cancelled(skill=calls[0].name, reason="interrupted", answer=None))
+            return
         if self._unspoken:
             self._speak("The rest is on the screen.")
         if len(calls) > MAX_TOOL_CALLS:
             dropped = calls[MAX_TOOL_CALLS:]
             calls = calls[:MAX_TOOL_CALLS]
             self.events.emit(
-                ev.ERROR,
-                stage="llm",
-                message=(
-                    f"The model asked for {len(calls) + len(dropped)} actions in one answer; only the first "
-                    f"{MAX_TOOL_CALLS} are considered, the rest were dropped: {', '.join(c.name for c in dropped)}."
-                ),
+                ev.Error(
+                    stage="llm",
+                    message=(
+                        f"The model asked for {len(calls) + len(dropped)} actions in one answer; only the first "
+                        f"{MAX_TOOL_CALLS} are considered, the rest were dropped: {', '.join(c.name for c in dropped)}."
+                    ),
+                )
             )
             self._speak(
                 f"The model asked for {len(calls) + len(dropped)} actions at once; "
@@ -393,7 +507,9 @@ class Assistant:
         conv.add_assistant("".join(answer), calls or None)
         # Skill results are spoken as they are: no second model round (faster, and nothing invented).
         for call in calls:
-            outcome = self.gate.execute(call.name, call.arguments, transcript=text, source="model")
+            if self._interrupted.is_set():
+                break
+            outcome = self._act(call.name, call.arguments, text, "model")
             result = outcome.text if outcome.executed or outcome.ok else (outcome.text + " (not done)")
             conv.add_tool_result(call.name, result)
             self._speak(outcome.text)
@@ -413,7 +529,7 @@ class Assistant:
                 utt = self.listener.next_utterance(timeout=idle_poll_s)
             except Exception as e:  # the source failed: report it, and keep serving
                 log.exception("reading the next utterance failed")
-                self.events.emit(ev.ERROR, stage="listen", message=f"Unexpected error: {type(e).__name__}: {e}")
+                self.events.emit(ev.Error(stage="listen", message=f"Unexpected error: {type(e).__name__}: {e}"))
                 stop.wait(idle_poll_s)
                 continue
             if utt is None:

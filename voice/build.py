@@ -205,3 +205,46 @@ def open_speaker(config: Config, rate: int, device: str | None = None):
     return SpeakerSink(
         device if device is not None else config.audio.output_device, rate=rate, latency=config.audio.output_latency
     )
+
+
+def build_echo(config: Config, events, sink):
+    """The echo canceller that makes barge-in safe, fed with what `sink` plays; None when barge-in is off.
+
+    When it cannot load, Hark says why once and falls back to not hearing while it speaks.
+    """
+    if not config.audio.barge_in:
+        return None
+    from voice import events as ev
+
+    try:
+        from voice.echo import EchoCanceller
+
+        echo = EchoCanceller()
+    except Exception as e:
+        log.warning("echo canceller unavailable: %s", e)
+        events.emit(
+            ev.Error(
+                stage="echo",
+                message=f"{e} Until then you can't interrupt Hark: it stops listening while it speaks.",
+            )
+        )
+        return None
+    sink.render_tap = echo.render
+    return echo
+
+
+def build_speculator(parts, assistant):
+    """Speculative transcription for local Whisper (None for a remote server, which streams instead)."""
+    from voice.speculate import Speculator, words_complete
+    from voice.stt import WhisperTranscriber
+
+    if not isinstance(parts.transcriber, WhisperTranscriber):
+        return None
+    matcher = assistant.intents
+    matcher.match("what time is it")  # build the templates now, not on the listener's thread
+
+    def complete(text: str) -> bool:
+        # A finished sentence, or a command the templates know word for word.
+        return words_complete(text) or (bool(text.strip()) and matcher.match(text) is not None)
+
+    return Speculator(parts.transcriber, complete)

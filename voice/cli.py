@@ -222,7 +222,7 @@ def listen(
 
     def start():
         from voice.assistant import Assistant
-        from voice.build import build_parts, build_synth, open_speaker
+        from voice.build import build_echo, build_parts, build_speculator, build_synth, open_speaker
         from voice.listen import LiveListener
         from voice.microphone import MicrophoneSource
 
@@ -235,22 +235,36 @@ def listen(
         try:
             parts.brain.warm()
         except Exception as e:  # Ollama down is not fatal: templates still work, and it may come up later
-            events.emit(ev.ERROR, stage="llm", message=str(e))
+            events.emit(ev.Error(stage="llm", message=str(e)))
+        echo = build_echo(cfg, events, sink)  # None: no barge-in, Hark stops hearing while it speaks
+        assistant = Assistant(parts, live=True)  # only the live loop fires timers
         listener = LiveListener(
-            mic, cfg.vad, events, cfg.audio.frame_ms, cfg.audio.echo_tail_ms / 1000, stt=parts.transcriber
-        )  # a Wyoming server gets the audio while the user speaks
-        return Assistant(parts, listener, live=True), listener  # only the live loop fires timers
+            mic,
+            cfg.vad,
+            events,
+            cfg.audio.frame_ms,
+            cfg.audio.echo_tail_ms / 1000,
+            stt=parts.transcriber,  # a Wyoming server gets the audio while the user speaks
+            speculator=build_speculator(parts, assistant),  # local Whisper starts at the first pause
+            echo=echo,
+            on_speech_start=assistant.interrupt if echo is not None else None,
+        )
+        assistant.listener = listener
+        assistant.barge_in = echo is not None
+        return assistant, listener
 
     assistant, listener = _guard(start)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops Hark as cleanly as Ctrl-C
     _guard(listener.start)
-    events.emit(ev.READY, microphone=listener.mic.device.name, speaker=assistant.parts.sink.device.name)
+    events.emit(ev.Ready(microphone=listener.mic.device.name, speaker=assistant.parts.sink.device.name))
     err.print(
         Text.assemble(("Hark is listening", "bold"), " on ", shown(listener.mic.device.name), ". Press Ctrl-C to stop.")
     )
+    from voice.engine import Engine
+
     try:
-        assistant.run(stop)
+        Engine(assistant, listener).run(stop)
     except KeyboardInterrupt:
         err.print("\n[dim]stopping…[/]")
     finally:
@@ -593,6 +607,41 @@ def doctor(config: Path | None = ConfigOpt, json_out: bool = JsonOpt) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def bench(
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="More recordings to play as turns (WAV, FLAC, OGG).", show_default=False)
+    ] = None,
+    runs: int = typer.Option(1, "--runs", min=1, help="Passes over the recordings."),
+    ttft_ms: float = typer.Option(0.0, "--ttft-ms", min=0, help="The scripted model's time to first token, in ms."),
+    anchor: bool = typer.Option(True, "--anchor/--no-anchor", help="Also measure the plain loop, the same way."),
+    speech_dir: Annotated[
+        Path | None,
+        typer.Option("--speech-dir", help="Recordings to play, those under 15 s (default: ../shared/data/speech)."),
+    ] = None,
+    barge_in: bool = typer.Option(True, "--barge-in/--no-barge-in", help="Speak over a long reply; time the stop."),
+    idle_s: float = typer.Option(10.0, "--idle-s", min=1, help="Seconds over which idle CPU is measured."),
+    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the recordings and logs in this folder.")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Hark config to measure (default: the shipped one).")
+    ] = None,
+    json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """Measure Hark from the audio: reply latency, idle CPU, memory and barge-in, beside a plain loop.
+
+    Recordings play at real-time pace into a private PulseAudio microphone; a scripted model server answers.
+
+    Times are from the last voiced sample of each recording. Needs pulseaudio and pulseaudio-utils.
+    """
+    from voice.bench import main as run_bench
+
+    code = run_bench(
+        files or [], runs=runs, ttft_ms=ttft_ms, anchor=anchor, speech_dir=speech_dir, barge_in=barge_in,
+        idle_s=idle_s, keep=keep, config=config, json_out=json_out,
+    )  # fmt: skip
+    raise typer.Exit(code)
+
+
 def _mount_commands() -> None:
     """The command groups in their own modules (tasks, timers, reminders, history, models, voices, intents)."""
     from voice.cli_models import models_app, voices
@@ -608,6 +657,9 @@ def _mount_commands() -> None:
     from voice.cli_intents import intents_app
 
     app.add_typer(intents_app, name="intents", help="See which skill and arguments a sentence maps to.")
+    from voice.cli_dictate import dictate
+
+    app.command("dictate")(dictate)
 
 
 _mount_commands()

@@ -8,6 +8,7 @@ platformdirs; `HARK_DATA_DIR` moves all state (logs, databases, recordings).
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 # The skills' section and the error type live with the skills (they never import voice/); re-exported here.
 from skills.settings import ConfigError, SkillsConfig
 from skills.settings import Section as _Section
+
+log = logging.getLogger("hark.config")
 
 APP = "hark"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
@@ -43,9 +46,9 @@ class AudioConfig(_Section):
     input_device: int | str | None = None
     output_device: int | str | None = None
     frame_ms: Literal[10, 20, 30] = 30
-    # Drop what the microphone hears while Hark speaks (no echo canceller yet).
-    mute_while_speaking: bool = True
-    # ...and for this long after, while the room (and the output buffer) still echoes it.
+    # Let the user interrupt Hark by speaking: a WebRTC echo canceller removes Hark's own voice
+    # from the microphone. false: stop hearing while Hark speaks (and for echo_tail_ms after).
+    barge_in: bool = True
     echo_tail_ms: int = Field(250, ge=0, le=2000)
     output_latency: Literal["low", "high"] = "high"
 
@@ -58,8 +61,11 @@ class VadConfig(_Section):
     # Speech starts when `start_frames` of the last `start_window` frames are voiced.
     start_frames: int = Field(4, ge=1)
     start_window: int = Field(6, ge=1)
-    # Speech ends after this much continuous non-speech.
+    # Speech ends after this much continuous non-speech...
     hangover_ms: int = Field(600, ge=90, le=5000)
+    # ...or sooner: after this much, what was said is transcribed at once, and if the words are a
+    # finished sentence the turn ends there (see voice/speculate.py).
+    pause_ms: int = Field(180, ge=60, le=5000)
     min_utterance_ms: int = Field(240, ge=0)
     max_utterance_s: float = Field(30.0, gt=1.0, le=120.0)
 
@@ -77,6 +83,10 @@ class SttConfig(_Section):
     # Second-opinion voice filter (Silero, bundled with faster-whisper) against words on noise.
     vad_filter: bool = True
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
+    # Utterances up to 20 s: Whisper's encoder sees the speech + window_padding_s (at most 30 s) instead
+    # of 30 s; a doubtful result is transcribed again with the full window (voice/whisper_window.py).
+    short_window: bool = True
+    window_padding_s: float = Field(10.0, ge=0.0, le=30.0)
     download: bool = True
     # "local" (in-process faster-whisper) or a Wyoming server: tcp://host:port.
     uri: str = "local"
@@ -258,6 +268,17 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
     return f"{problem} at {where}"
 
 
+def _renamed_keys(raw: dict, path: Path) -> None:
+    """Keys of older Hark versions, read as their new form (with a warning) so an old config still loads."""
+    audio = raw.get("audio")
+    if isinstance(audio, dict) and "mute_while_speaking" in audio:
+        muted = bool(audio.pop("mute_while_speaking"))
+        audio.setdefault("barge_in", not muted)
+        log.warning(
+            "%s: audio.mute_while_speaking is now audio.barge_in (%s); please rename it", path, str(not muted).lower()
+        )
+
+
 def load_config(path: Path | None = None) -> Config:
     """Load and validate a config file.
 
@@ -283,6 +304,7 @@ def load_config(path: Path | None = None) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping of sections (audio:, vad:, stt:, ...)")
+    _renamed_keys(raw, path)
     try:
         return Config.model_validate(raw)
     except ValidationError as e:

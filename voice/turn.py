@@ -62,4 +62,4 @@ class TurnState:
             if new not in ALLOWED[old]:
                 raise InvalidTransition(f"{old.value} -> {new.value} is not a valid turn transition")
             self.state = new
-        self.events.emit(ev.STATE, state=new.value, previous=old.value)
+        self.events.emit(ev.State(state=new.value, previous=old.value))

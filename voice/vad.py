@@ -10,6 +10,7 @@ frames from recordings. webrtcvad classifies each 30 ms frame; on top of it:
 
 from __future__ import annotations
 
+import bisect
 import collections
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,25 +88,47 @@ class LevelNormalizer:
         self.gain = self.max_gain
         self._hold = 0
         self._peaks: collections.deque[float] = collections.deque(maxlen=max(1, int(floor_window_s * 1000 / frame_ms)))
+        # The same peaks kept sorted, so the floor is a lookup rather than np.percentile each frame.
+        self._sorted: list[float] = []
+
+    def _remember(self, peak: float) -> None:
+        if len(self._peaks) == self._peaks.maxlen:
+            del self._sorted[bisect.bisect_left(self._sorted, self._peaks[0])]
+        self._peaks.append(peak)
+        bisect.insort(self._sorted, peak)
+
+    def _floor(self) -> float:
+        """The 10th percentile of the recent peaks, exactly as `np.percentile(peaks, 10)` computes it."""
+        s = self._sorted
+        index = (len(s) - 1) * 0.1
+        below = int(index)
+        if below >= len(s) - 1:
+            return s[-1]
+        a, b = s[below], s[below + 1]
+        t = index - below
+        return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t  # numpy's lerp, rounding included
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """The frame as the classifier should hear it (int16, gained)."""
-        peak = float(np.max(np.abs(frame.astype(np.int32)))) if len(frame) else 0.0
+        # max |sample| without widening the frame (the int16 minimum's magnitude fits in a Python int)
+        peak = float(max(int(frame.max()), -int(frame.min()))) if len(frame) else 0.0
         if peak > 0:  # digital silence (a muted or synthetic source) says nothing about the room
-            self._peaks.append(peak)
+            self._remember(peak)
         if peak > self.envelope:
             self.envelope = peak  # attack at once: never clip a loud onset
         elif self._hold == 0:  # release only outside speech
             self.envelope = max(self.envelope * self.release, self.target / self.max_gain)
         gain = min(self.max_gain, self.target / max(self.envelope, 1.0))
-        if not self._peaks:  # no room heard yet: no gain
-            gain = 1.0
-        else:
-            gain = min(gain, self.noise_ceiling / max(1.0, float(np.percentile(self._peaks, 10))))
+        # No room heard yet: no gain; else the room's floor is never lifted above the noise ceiling.
+        gain = min(gain, self.noise_ceiling / max(1.0, self._floor())) if self._peaks else 1.0
         self.gain = max(1.0, gain)
         if self.gain == 1.0:
             return frame
-        return np.clip(frame.astype(np.float32) * self.gain, -32768, 32767).astype(np.int16)
+        # float32 product, clipped, truncated to int16: with ufuncs in place (np.clip's wrapper costs more here)
+        gained = np.multiply(frame, np.float32(self.gain), dtype=np.float32)
+        np.maximum(gained, -32768, out=gained)
+        np.minimum(gained, 32767, out=gained)
+        return gained.astype(np.int16)
 
     def voiced(self, is_speech: bool) -> None:
         """What the classifier said of the last frame: speech holds the level where it is."""
@@ -163,6 +186,26 @@ class Endpointer:
     def in_speech(self) -> bool:
         """Whether an utterance is open."""
         return self._in_speech
+
+    @property
+    def silence_frames(self) -> int:
+        """Unvoiced frames since the last voiced one of the open utterance (0 outside speech)."""
+        return self._silence_run if self._in_speech and not self._await_silence else 0
+
+    def audio_so_far(self) -> np.ndarray:
+        """The open utterance as it stands (pre-roll included); empty outside speech."""
+        if not self._in_speech or not self._recording:
+            return np.zeros(0, np.int16)
+        return np.concatenate(self._recording)
+
+    def end_now(self) -> EndpointEvent | None:
+        """Close the open utterance here, before the hangover runs out (its words are known to be complete).
+
+        None outside speech. The result is what the hangover would have given, only sooner.
+        """
+        if not self._in_speech or self._await_silence:
+            return None
+        return self._finish(self.frames_seen - 1, truncated=False)
 
     def _t(self, frame_index: int) -> float:
         return frame_index * self.frame_ms / 1000.0

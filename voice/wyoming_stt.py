@@ -302,7 +302,7 @@ class FallbackTranscriber:
         self,
         remote: WyomingTranscriber,
         local: Callable[[], Transcriber] | None,
-        emit: Callable[..., None] | None = None,
+        emit: Callable[[ev.Event], object] | None = None,
     ) -> None:
         self.remote = remote
         self._make_local = local  # None: stt.fallback_to_local is off
@@ -350,7 +350,7 @@ class FallbackTranscriber:
 
     def _tell(self, message: str) -> None:
         if self._emit is not None:
-            self._emit(ev.ERROR, stage="stt_server", message=message)
+            self._emit(ev.Error(stage="stt_server", message=message))
 
     def local(self) -> Transcriber:
         """The local engine, loaded on first need."""

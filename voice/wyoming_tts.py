@@ -132,7 +132,7 @@ class FallbackSynthesizer:
         self,
         remote: WyomingSynthesizer,
         local: Callable[[], Synthesizer] | None,
-        emit: Callable[..., None] | None = None,
+        emit: Callable[[ev.Event], object] | None = None,
     ) -> None:
         self.remote = remote
         self._make_local = local  # None: tts.fallback_to_local is off
@@ -181,9 +181,10 @@ class FallbackSynthesizer:
         log.warning("%s%s; saying this sentence with the voice on this machine instead", problem, cut)
         if self._emit is not None:
             self._emit(
-                ev.ERROR,
-                stage="tts_server",
-                message=f"{problem}. This sentence was spoken by the voice on this machine instead.",
+                ev.Error(
+                    stage="tts_server",
+                    message=f"{problem}. This sentence was spoken by the voice on this machine instead.",
+                )
             )
         self.fallbacks += 1
         local = self.local()
@@ -208,7 +209,7 @@ class LanguageVoices:
         default: Synthesizer,
         default_language: str,
         voices: dict[str, Synthesizer],
-        emit: Callable[..., None] | None = None,
+        emit: Callable[[ev.Event], object] | None = None,
     ) -> None:
         self.default = default
         self.default_language = default_language
@@ -270,7 +271,7 @@ class LanguageVoices:
                 return
             self._noted = True
         if self._emit is not None:
-            self._emit(ev.ERROR, stage="voice", message=problem)
+            self._emit(ev.Error(stage="voice", message=problem))
         self._current = self.default
         yield from self.default.synthesize(spoken)
 
@@ -300,7 +301,8 @@ def language_voices(
         except (TtsError, WyomingError) as e:
             log.warning("the voice for %s (%s) cannot be used: %s", language, spec, e)
             if events is not None:
-                events.emit(ev.ERROR, stage="voice", message=f"The voice for {language} ({spec}) cannot be used: {e}")
+                problem = f"The voice for {language} ({spec}) cannot be used: {e}"
+                events.emit(ev.Error(stage="voice", message=problem))
     router = LanguageVoices(default, cfg.language.lower(), voices, events.emit if events is not None else None)
     if not detects and stt_language:
         router.language = stt_language.lower()

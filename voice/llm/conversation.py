@@ -59,6 +59,19 @@ class Conversation:
             ]
         self._messages.append(message)
 
+    def cut_reply(self, heard: str) -> None:
+        """The user interrupted this turn's answer: keep only the words they heard, marked as cut.
+
+        Tool calls and results stay (what ran, ran); the model learns what was actually said.
+        """
+        text = (heard.strip() + " [interrupted by the user]").strip()
+        start = self._current_turn_start()
+        for m in reversed(self._messages[start:]):
+            if m["role"] == "assistant":
+                m["content"] = text
+                return
+        self._messages.append({"role": "assistant", "content": text})
+
     def add_tool_result(self, name: str, content: str) -> None:
         """Record a tool's result, always inside the data envelope (it quotes the user's stored text)."""
         self._messages.append({"role": "tool", "content": quote_data(name, content), "tool_name": name})

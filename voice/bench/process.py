@@ -1,4 +1,7 @@
-"""`hark listen --json` as a child process: its events with the moment each was read, and how to stop it."""
+"""A measured child process (`hark listen --json`, the plain loop): its events, its threads' CPU, stopping it.
+
+Each event comes with the moment its line was read, which places the child's clock on ours.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Any
 
 
 class HarkEvents:
-    """`hark listen --json` on a thread: every event with the monotonic time it was read."""
+    """A child's JSON-lines events, read on a thread: every event with the monotonic time it was read."""
 
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.proc = proc
@@ -51,7 +54,7 @@ class HarkEvents:
                 self.cond.wait(min(left, 0.2))
 
     def clock_offset(self) -> float:
-        """Hark's event time `t` is monotonic seconds since its own start; this maps it onto ours.
+        """The child's event time `t` is monotonic seconds since its own start; this maps it onto ours.
 
         Each line is read a little after it is written, never before, so the smallest gap is the best estimate.
         """

@@ -10,8 +10,9 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.figures import say
-from tests.support.paths import ROOT
+from voice.bench.progress import say
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (git is asked which commit was measured)
 
 
 def cpu_snapshot() -> tuple[float, float, float]:
@@ -43,6 +44,7 @@ def wait_until_quiet(max_wait_s: float, threshold: float = 15.0) -> float:
 
 
 def machine_info() -> dict[str, str]:
+    """The CPU, cores, memory, OS, Python, the versions of the packages that matter, the sound server, the commit."""
     import psutil
 
     cpu = platform.processor() or platform.machine()

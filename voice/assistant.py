@@ -46,8 +46,8 @@ from voice.turn import State, TurnState
 
 log = logging.getLogger("hark.assistant")
 
-# A transcript that repeats what Hark said this recently is taken for its own voice (barge-in only).
-OWN_VOICE_WINDOW_S = 8.0
+# An utterance begun while Hark spoke that repeats what it queued this recently is its own voice.
+OWN_VOICE_WINDOW_S = 30.0
 # More tool calls than this in one answer is a confused (or steered) model: the rest are dropped.
 MAX_TOOL_CALLS = 3
 APOLOGY = "Sorry, something went wrong; the details are in the log."
@@ -138,6 +138,7 @@ class Assistant:
         said = self.mouth.say(text)
         if said:
             self._spoken.append(said)
+            self._recently_said.append((time.monotonic(), said))
 
     def _finish_speaking(self) -> None:
         """Wait until everything said has been heard, then listen again (never to ourselves)."""
@@ -168,7 +169,7 @@ class Assistant:
         """Whether a transcript is Hark's own recent words coming back (what the echo canceller missed)."""
         now = time.monotonic()
         self._recently_said = [(t, s) for t, s in self._recently_said if now - t < OWN_VOICE_WINDOW_S]
-        return any(echoes(text, said) for _, said in self._recently_said)
+        return bool(self._recently_said) and echoes(text, " ".join(s for _, s in self._recently_said))
 
     def announce(self, text: str, on_played: Callable[[], None] | None = None) -> None:
         """Something to say unprompted (a timer is due); spoken at the next idle moment. Any thread.
@@ -258,6 +259,9 @@ class Assistant:
         except SttError as e:
             self.events.emit(ev.Error(stage="stt", message=str(e)))
             return None
+        if text and utt.over_speech and self.own_voice(text):  # its own question heard back is no answer
+            self.events.emit(ev.OwnVoice(text=text, message="That was my own voice, not yours; I ignored it."))
+            return None
         return text or None
 
     def _act(self, name: str, arguments: object, transcript: str, source: str) -> ActionOutcome:
@@ -333,7 +337,7 @@ class Assistant:
         if not text:
             self._end_turn(reply=False)
             return
-        if self.barge_in and self.own_voice(text):  # never act on Hark's own words
+        if utt.over_speech and self.own_voice(text):  # never act on Hark's own words
             self.events.emit(ev.OwnVoice(text=text, message="That was my own voice, not yours; I ignored it."))
             self._end_turn(reply=False)
             return
@@ -413,9 +417,6 @@ class Assistant:
 
     def _end_turn(self, reply: bool = True) -> None:
         self._finish_speaking()
-        said = " ".join(self._spoken)
-        if said:
-            self._recently_said.append((time.monotonic(), said))
         if self._interrupted.is_set() and self._asked_model:
             self.conversation.cut_reply(self._heard_reply)  # the model remembers what was heard, not meant
         if reply and self._interrupted.is_set():

@@ -248,6 +248,7 @@ def listen(
             speculator=build_speculator(parts, assistant),  # local Whisper starts at the first pause
             echo=echo,
             on_speech_start=assistant.interrupt if echo is not None else None,
+            barge_in_min_speech_ms=cfg.audio.barge_in_min_speech_ms,
         )
         assistant.listener = listener
         assistant.barge_in = echo is not None

@@ -48,7 +48,11 @@ class AudioConfig(_Section):
     frame_ms: Literal[10, 20, 30] = 30
     # Let the user interrupt Hark by speaking: a WebRTC echo canceller removes Hark's own voice
     # from the microphone. false: stop hearing while Hark speaks (and for echo_tail_ms after).
-    barge_in: bool = True
+    # Off by default until the canceller never lets a reply's first syllables through (docs/benchmarks.md).
+    barge_in: bool = False
+    # Speech heard over Hark's voice stops it once it has lasted this long; shorter bursts (an
+    # echo the canceller missed for a moment) are dropped, never taken as an instruction.
+    barge_in_min_speech_ms: int = Field(210, ge=30, le=2000)
     echo_tail_ms: int = Field(250, ge=0, le=2000)
     output_latency: Literal["low", "high"] = "high"
 

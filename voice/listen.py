@@ -62,10 +62,17 @@ class Utterance:
     stream: SttStream | None = field(default=None, compare=False, repr=False)
     # Its transcript, begun at the pause before the end (see voice.speculate); None: transcribe `audio`.
     transcript: Future[Transcript] | None = field(default=None, compare=False, repr=False)
+    # It began while Hark's voice was in the microphone (barge-in): it may be Hark's own words.
+    over_speech: bool = False
 
 
 class EchoCanceller(Protocol):
     """What the listener needs of an echo canceller (voice.echo): clean one microphone frame."""
+
+    @property
+    def playing(self) -> bool:
+        """Whether Hark's voice can be in the microphone now."""
+        ...
 
     def capture(self, frame: np.ndarray) -> np.ndarray:
         """The frame without what the speaker played into it (int16, same length)."""
@@ -206,6 +213,7 @@ class LiveListener:
         speculator: Speculator | None = None,
         echo: EchoCanceller | None = None,
         on_speech_start: Callable[[], None] | None = None,
+        barge_in_min_speech_ms: int = 210,
     ) -> None:
         self.mic = mic
         self.echo_tail_s = echo_tail_s
@@ -222,6 +230,10 @@ class LiveListener:
         self.speculator = speculator if self._open_stream is None else None
         self._pause_frames = max(1, vad.pause_ms // frame_ms)
         self._paused = False  # a speculative transcription covers the open utterance's audio
+        self._over_speech = False  # the open utterance began while Hark was speaking
+        # ...and has not yet had enough speech to stop Hark (see `_publish`).
+        self._barge_pending = False
+        self._barge_frames = max(1, barge_in_min_speech_ms // frame_ms)
         self.echo = echo
         self.on_speech_start = on_speech_start
         self._utterances: queue.Queue[Utterance] = queue.Queue()
@@ -306,19 +318,41 @@ class LiveListener:
                 self._heard.append(frame)
             for e in self.endpointer.process(frame):
                 self._publish(e)
+            self._check_barge_in()
             self._speculate()
         return None
 
     def _publish(self, e: EndpointEvent, early: bool = False) -> None:
+        if isinstance(e, SpeechEnded) and self._barge_pending:
+            # Begun over Hark's voice and never long enough to stop it: a leak of its own voice, or a cough.
+            e = SpeechDiscarded(e.audio_t, "too little speech over Hark's voice")
         u = _emit_endpoint(self.events, e, "microphone", self.vad.max_utterance_s, early)
         u = self._follow(e, u)
-        if isinstance(e, SpeechStarted) and self.on_speech_start is not None:
-            try:
-                self.on_speech_start()  # barge-in: the engine stops Hark's voice now, not at the end of the utterance
-            except Exception:
-                log.exception("the speech-start handler failed")
+        if isinstance(e, SpeechStarted):
+            if self._over_speech:
+                self._barge_pending = True  # stop Hark once it lasts (`_check_barge_in`)
+            else:
+                self._speech_started()
         if u is not None:
             self._utterances.put(u)
+
+    def _check_barge_in(self) -> None:
+        """Speech over Hark's voice has lasted long enough: it is the user, stop Hark now."""
+        if not self._barge_pending:
+            return
+        if not self.endpointer.in_speech:
+            self._barge_pending = False
+        elif self.endpointer.voiced_frames >= self._barge_frames:
+            self._barge_pending = False
+            self._speech_started()
+
+    def _speech_started(self) -> None:
+        if self.on_speech_start is None:
+            return
+        try:
+            self.on_speech_start()  # barge-in: the engine stops Hark's voice now, not at the end of the utterance
+        except Exception:
+            log.exception("the speech-start handler failed")
 
     def _speculate(self) -> None:
         """Start transcribing at a pause, drop it when speech resumes, end early when the words are complete."""
@@ -344,6 +378,7 @@ class LiveListener:
     def _follow(self, e: object, u: Utterance | None) -> Utterance | None:
         """Keep the stream in step with the endpointer: open, cancel, or hand it over with the utterance."""
         if isinstance(e, SpeechStarted):
+            self._over_speech = self.echo is not None and self.echo.playing
             self._begin_stream()
         elif isinstance(e, SpeechDiscarded):
             _drop(self._stream)
@@ -355,6 +390,8 @@ class LiveListener:
                 u = replace(u, stream=self._stream)
             if u is not None and self._paused and self.speculator is not None:
                 u = replace(u, transcript=self.speculator.take(u.audio))
+            if u is not None and self._over_speech:
+                u = replace(u, over_speech=True)
             self._paused = False
             self._stream = None
             self._heard.clear()
@@ -396,6 +433,7 @@ class LiveListener:
         self._stream = None
         self._heard.clear()
         self._forget_pause()
+        self._barge_pending = False
 
     def next_utterance(self, timeout: float | None = None) -> Utterance | None:
         """The next utterance; None if none began within `timeout`.

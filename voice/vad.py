@@ -188,6 +188,11 @@ class Endpointer:
         return self._in_speech
 
     @property
+    def voiced_frames(self) -> int:
+        """Voiced frames in the open utterance so far, pre-roll included (0 outside speech)."""
+        return self._voiced_in_utterance if self._in_speech and not self._await_silence else 0
+
+    @property
     def silence_frames(self) -> int:
         """Unvoiced frames since the last voiced one of the open utterance (0 outside speech)."""
         return self._silence_run if self._in_speech and not self._await_silence else 0

@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+from tests.support.streams import chunked as chunk_stream
 from voice.text import FIRST_CLAUSE_WORDS, SentenceStream
 
 
@@ -20,13 +21,7 @@ def whole(text: str, words: int | None = FIRST_CLAUSE_WORDS) -> list[str]:
 
 
 def chunked(text: str, cuts: list[int] | range, words: int | None = FIRST_CLAUSE_WORDS) -> list[str]:
-    stream = SentenceStream(first_clause_words=words)
-    out: list[str] = []
-    prev = 0
-    for cut in [*sorted(cuts), len(text)]:
-        out += stream.push(text[prev:cut])
-        prev = cut
-    return out + stream.flush()
+    return chunk_stream(text, cuts, first_clause_words=words)
 
 
 @pytest.mark.parametrize(

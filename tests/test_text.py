@@ -6,22 +6,13 @@ import random
 
 import pytest
 
+from tests.support.streams import chunked
 from voice.text import CODE_NOTE, SentenceStream, speakable
 
 
 def whole(text: str, **options: int) -> list[str]:
     stream = SentenceStream(**options)
     return stream.push(text) + stream.flush()
-
-
-def chunked(text: str, cuts: list[int] | range, **options: int) -> list[str]:
-    stream = SentenceStream(**options)
-    out: list[str] = []
-    prev = 0
-    for cut in [*sorted(cuts), len(text)]:
-        out += stream.push(text[prev:cut])
-        prev = cut
-    return out + stream.flush()
 
 
 # ------------------------------------------------------------------ SentenceStream: where sentences end

@@ -111,7 +111,6 @@ class Assistant:
         self.routed = False  # the engine hands answers over through `answers` (else the listener is asked)
         self.answers: queue.Queue[Utterance | None] = queue.Queue()  # None: no answer will come (shutdown)
         self.awaiting_answer = threading.Event()  # a question is out: the next utterance is its answer
-        self.pending: PendingAction | None = None  # the question the dialogue waits on (the confirming state)
         self._interrupted = threading.Event()  # the user cut this turn's reply short
         self._heard_reply = ""  # what the user heard of it
         self._asked_model = False  # this turn went to the model (so the conversation holds its answer)
@@ -267,18 +266,16 @@ class Assistant:
     def _act(self, name: str, arguments: object, transcript: str, source: str) -> ActionOutcome:
         """One skill call through the gate, the question being a state of the dialogue.
 
-        `pending` holds the question; the next thing the user says (or silence) settles it.
+        While the gate's `PendingAction` is open (`awaiting_answer`), the next thing the user
+        says, or silence, settles it.
         """
         step = self.gate.begin(name, arguments, transcript=transcript, source=source)
         while isinstance(step, PendingAction):
-            self.pending = step
             try:
                 answer = self._ask(step.question)
             except BaseException:
                 self.gate.cancel(step, "the question was interrupted")
                 raise
-            finally:
-                self.pending = None
             step = self.gate.answer(step, answer)
         return step
 

@@ -8,9 +8,9 @@ Threads, and what each owns (data flows one way: audio -> utterances -> turns ->
 - the speech thread (voice.speak) -> the speaker callback: synthesis and playback.
 
 Where an utterance goes is the dialogue's state:
-- a question is out (`Assistant.pending`, the gate's `PendingAction`: the confirming state): it is
-  the answer, even when it began while the question was still being spoken; silence until
-  `confirm.timeout_s` is the answer "nothing", and so is shutting down;
+- a question is out (`Assistant.awaiting_answer`, while the gate's `PendingAction` is open: the
+  confirming state): it is the answer, even when it began while the question was still being
+  spoken; silence until `confirm.timeout_s` is the answer "nothing", and so is shutting down;
 - a turn is still running: it waits, and runs as the next turn;
 - otherwise it starts a turn.
 Barge-in: when the listener hears speech start while Hark speaks, `Assistant.interrupt` stops the
@@ -52,7 +52,12 @@ class Engine:
 
     def _route(self, utt: Utterance) -> None:
         if self.busy and self.assistant.awaiting_answer.is_set():
+            # Even a brief one: a short "yes" over the question is an answer, and a leak of the
+            # question itself holds no yes (skills.confirm).
             self.assistant.answers.put(utt)
+        elif utt.over_speech and not utt.stopped_hark:
+            # Begun over Hark's voice and never long enough to stop it: a leak of its own voice, or a cough.
+            log.info("ignored %.2f s of sound heard over Hark's voice", utt.end_t - utt.start_t)
         else:
             self._waiting.append(utt)
 

@@ -62,8 +62,10 @@ class Utterance:
     stream: SttStream | None = field(default=None, compare=False, repr=False)
     # Its transcript, begun at the pause before the end (see voice.speculate); None: transcribe `audio`.
     transcript: Future[Transcript] | None = field(default=None, compare=False, repr=False)
-    # It began while Hark's voice was in the microphone (barge-in): it may be Hark's own words.
+    # It began while Hark's voice was in the microphone (barge-in): it may be Hark's own words...
     over_speech: bool = False
+    # ...and lasted long enough over it to stop Hark (`barge_in_min_speech_ms`).
+    stopped_hark: bool = False
 
 
 class EchoCanceller(Protocol):
@@ -323,26 +325,18 @@ class LiveListener:
         return None
 
     def _publish(self, e: EndpointEvent, early: bool = False) -> None:
-        if isinstance(e, SpeechEnded) and self._barge_pending:
-            # Begun over Hark's voice and never long enough to stop it: a leak of its own voice, or a cough.
-            e = SpeechDiscarded(e.audio_t, "too little speech over Hark's voice")
         u = _emit_endpoint(self.events, e, "microphone", self.vad.max_utterance_s, early)
         u = self._follow(e, u)
         if isinstance(e, SpeechStarted):
-            if self._over_speech:
-                self._barge_pending = True  # stop Hark once it lasts (`_check_barge_in`)
-            else:
+            self._barge_pending = self._over_speech  # over Hark's voice: stop it once it lasts (`_check_barge_in`)
+            if not self._over_speech:
                 self._speech_started()
         if u is not None:
             self._utterances.put(u)
 
     def _check_barge_in(self) -> None:
         """Speech over Hark's voice has lasted long enough: it is the user, stop Hark now."""
-        if not self._barge_pending:
-            return
-        if not self.endpointer.in_speech:
-            self._barge_pending = False
-        elif self.endpointer.voiced_frames >= self._barge_frames:
+        if self._barge_pending and self.endpointer.voiced_frames >= self._barge_frames:
             self._barge_pending = False
             self._speech_started()
 
@@ -381,6 +375,7 @@ class LiveListener:
             self._over_speech = self.echo is not None and self.echo.playing
             self._begin_stream()
         elif isinstance(e, SpeechDiscarded):
+            self._barge_pending = False
             _drop(self._stream)
             self._stream = None
             self._heard.clear()
@@ -391,7 +386,8 @@ class LiveListener:
             if u is not None and self._paused and self.speculator is not None:
                 u = replace(u, transcript=self.speculator.take(u.audio))
             if u is not None and self._over_speech:
-                u = replace(u, over_speech=True)
+                u = replace(u, over_speech=True, stopped_hark=not self._barge_pending)
+            self._barge_pending = False
             self._paused = False
             self._stream = None
             self._heard.clear()
